@@ -1,0 +1,101 @@
+"""The core sampler: thread-count invariance, block independence, casts and bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import weightgen
+from weightgen import seeding
+from weightgen.errors import TooLargeError
+
+BIG = (3 * seeding.BLOCK_SIZE + 12345,)
+
+
+@pytest.mark.parametrize("name", ["glorot_uniform", "he_normal", "random_normal", "orthogonal", "identity"])
+def test_values_never_depend_on_the_thread_count(name):
+    shape = (1200, 700) if name in ("orthogonal", "identity") else BIG
+    runs = [weightgen.generate(name, shape, seed=99, threads=t) for t in (1, 2, 7)]
+    first = runs[0].array.tobytes()
+    for run in runs[1:]:
+        assert run.array.tobytes() == first
+        assert run.moments == runs[0].moments
+
+
+def test_same_seed_same_bytes_different_seed_different_bytes():
+    a = weightgen.generate("he_normal", (64, 64), seed=5).array
+    b = weightgen.generate("he_normal", (64, 64), seed=5).array
+    c = weightgen.generate("he_normal", (64, 64), seed=6).array
+    assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(a, c)
+
+
+def test_any_block_can_be_regenerated_alone():
+    """Block i depends only on (seed, i): a longer tensor starts with the shorter one's blocks."""
+    short = weightgen.generate("random_normal", (2 * seeding.BLOCK_SIZE,), seed=3).array
+    long = weightgen.generate("random_normal", (5 * seeding.BLOCK_SIZE + 7,), seed=3).array
+    assert np.array_equal(short, long[: short.size])
+
+
+def test_seeds_of_any_size():
+    huge = 2**200 + 12345
+    a = weightgen.generate("glorot_uniform", (8, 8), seed=huge)
+    b = weightgen.generate("glorot_uniform", (8, 8), seed=str(huge))
+    assert a.request.seed == huge and np.array_equal(a.array, b.array)
+    assert not np.array_equal(a.array, weightgen.generate("glorot_uniform", (8, 8), seed=huge + 1).array)
+
+
+def test_drawn_seed_is_reported_and_reproduces():
+    first = weightgen.generate("glorot_uniform", (16, 16))
+    again = weightgen.generate("glorot_uniform", (16, 16), seed=first.request.seed)
+    assert np.array_equal(first.array, again.array)
+
+
+@pytest.mark.parametrize("seed", [-1, "abc", 1.5, True])
+def test_bad_seeds(seed):
+    with pytest.raises(weightgen.ParameterError, match="--seed"):
+        weightgen.generate("zeros", (2,), seed=seed)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_low_precision_is_one_cast_of_float32(dtype):
+    """float16/bfloat16 values are the float32 values cast once (then clipped into bounds)."""
+    low = weightgen.generate("random_normal", (5000,), seed=1, dtype=dtype).array
+    high = weightgen.generate("random_normal", (5000,), seed=1, dtype="float32").array
+    assert np.array_equal(low, high.astype(low.dtype))
+
+
+def test_float64_is_sampled_in_float64():
+    values = weightgen.generate("random_uniform", (100000,), seed=1, dtype="float64").array
+    assert values.dtype == np.float64
+    # 53-bit uniforms: far more distinct values than float32 could hold in this range.
+    assert np.unique(values).size == values.size
+    assert not np.array_equal(values, values.astype(np.float32).astype(np.float64))
+
+
+def test_statistics_are_float64_accurate_for_float16():
+    result = weightgen.generate("ones", (70000,), dtype="float16")
+    assert result.moments.mean == 1.0 and result.moments.std == 0.0
+    big = weightgen.generate("constant", (200000,), dtype="float16", value=60000.0)
+    assert big.moments.mean == pytest.approx(59999.99, rel=1e-6)  # float16(60000) == 60000
+    assert np.isfinite(big.moments.std)
+
+
+def test_statistics_match_numpy():
+    result = weightgen.generate("random_normal", BIG, seed=4, stddev=3.0, mean=1.0)
+    values = result.array.astype(np.float64)
+    assert result.moments.mean == pytest.approx(values.mean(), rel=1e-12, abs=1e-12)
+    assert result.moments.std == pytest.approx(values.std(), rel=1e-10)
+    assert (result.moments.min, result.moments.max) == (values.min(), values.max())
+    assert result.moments.count == values.size
+
+
+def test_too_large_is_refused_with_the_bytes_needed():
+    with pytest.raises(TooLargeError, match=r"needs 3\.6 TiB"):
+        weightgen.generate("zeros", (1000000, 1000000))
+
+
+def test_progress_reports_every_byte():
+    seen = []
+    weightgen.generate("glorot_uniform", BIG, seed=1, threads=2, progress=seen.append)
+    assert sum(seen) == BIG[0] * 4 and len(seen) == seeding.block_count(BIG[0])

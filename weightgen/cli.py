@@ -1,0 +1,270 @@
+"""The ``weightgen`` command: parses arguments, calls the library, prints. No logic of its own.
+
+Every initializer in the registry is its own subcommand, built on demand from its spec
+(so ``--help`` and completion show exactly its parameters, and start-up does not pay for
+all of them). Errors become one line on stderr and the exit code of
+:class:`~weightgen.errors.ExitCode`.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from weightgen._version import __version__
+from weightgen.dtypes import ALL as ALL_DTYPES
+from weightgen.errors import ExitCode, WeightgenError
+from weightgen.params import Param
+from weightgen.registry import InitializerSpec, registry
+
+FORMAT_NAMES = ("npy", "npz", "hdf5", "safetensors")
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class ParamType(click.ParamType):
+    """A registry parameter on the command line: text in, checked by the library.
+
+    Conversion and checks live in :mod:`weightgen.params` (one place, one wording); this
+    type only names the metavar and completes choices.
+    """
+
+    def __init__(self, param: Param) -> None:
+        self.param = param
+        self.name = param.kind
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return self.param.metavar
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        choices = [*self.param.choices, *self.param.synonyms]
+        return [CompletionItem(c) for c in choices if c.startswith(incomplete)]
+
+
+class Choices(click.ParamType):
+    """Free text completed from a fixed list; the library reports bad values in its own words."""
+
+    name = "choice"
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self.choices) + "]"
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(c) for c in self.choices if c.startswith(incomplete)]
+
+
+def param_option(param: Param) -> click.Option:
+    """The click option of a registry parameter."""
+    help_text = f"{param.help} [default: {param.describe_default()}]"
+    if param.kind == "bool":
+        flag = param.option[2:]
+        return click.Option([f"--{flag}/--no-{flag}", param.name], default=None, help=help_text)
+    return click.Option([param.option, param.name], type=ParamType(param), default=None,
+                        help=help_text, required=False)
+
+
+def output_options(spec: InitializerSpec) -> list[click.Option]:
+    """The options every generate command shares (fan options only where fans apply)."""
+    options = [
+        click.Option(["--shape"], required=True, metavar="DIMS",
+                     help="Comma- or x-separated positive ints (256,128 or 3x3x64x128); '' for a scalar."),
+        click.Option(["--dtype"], type=Choices(spec.dtypes), default="float32", show_default=True,
+                     help="Data type of the tensor."),
+        click.Option(["--seed"], metavar="N", default=None,
+                     help="Non-negative integer of any size; drawn and reported when omitted."),
+        click.Option(["-o", "--output"], metavar="FILE|-", default=None,
+                     help="Write here; the extension picks the format; '-' is stdout. Without it only the summary is shown."),
+        click.Option(["--format"], type=Choices(FORMAT_NAMES), default=None,
+                     help="Override the format the extension implies."),
+        click.Option(["--name"], default="weight", show_default=True,
+                     help="Entry name inside a container (npz key, HDF5 path, safetensors key)."),
+        click.Option(["--force"], is_flag=True, help="Replace an existing file or entry."),
+    ]
+    if spec.uses_fans:
+        options += [
+            click.Option(["--layout"], type=Choices(("keras", "torch")), default=None,
+                         help=f"How fans are read from the shape [default: {spec.layout}]."),
+            click.Option(["--fan-in"], type=click.FLOAT, default=None, help="Override the computed fan_in."),
+            click.Option(["--fan-out"], type=click.FLOAT, default=None, help="Override the computed fan_out."),
+        ]
+    options += [
+        click.Option(["--threads"], type=click.IntRange(min=1), default=None,
+                     help="Worker threads [default: the CPUs this process may use]; never changes the values."),
+        click.Option(["--json", "as_json"], is_flag=True,
+                     help="Print the summary as one JSON line (on stderr when stdout carries data)."),
+        click.Option(["-q", "--quiet"], is_flag=True, help="Print no summary."),
+    ]
+    return options
+
+
+def initializer_command(spec: InitializerSpec) -> click.Command:
+    """The subcommand that generates with ``spec``."""
+
+    def callback(shape: str, dtype: str, seed: str | None, output: str | None, format: str | None,
+                 name: str, force: bool, threads: int | None, as_json: bool, quiet: bool,
+                 layout: str | None = None, fan_in: float | None = None,
+                 fan_out: float | None = None, **given: Any) -> None:
+        from weightgen import dtypes, report
+        from weightgen.generation import build_request, generate
+
+        params = {key: value for key, value in given.items() if value is not None}
+        request, _ = build_request(spec.name, shape, dtype=dtype, seed=seed, layout=layout,
+                                   fan_in=fan_in, fan_out=fan_out, name=name, params=params)
+        total = math.prod(request.shape) * dtypes.itemsize(request.dtype)
+        with report.progress(total, spec.name, enabled=not quiet) as advance:
+            result = generate(spec.name, request.shape, dtype=request.dtype, seed=request.seed,
+                              layout=layout, fan_in=fan_in, fan_out=fan_out, threads=threads,
+                              output=output, format=format, name=name, force=force,
+                              progress=advance, **params)
+        if not quiet:
+            report.show_summary(result.summary(), as_json=as_json, stdout_has_data=output == "-")
+
+    aliases = [a for a in spec.aliases if not a.startswith(f"{spec.family}.")]
+    epilog = f"Family: {spec.family}. Reproduces {spec.reference}." if spec.reference else f"Family: {spec.family}."
+    if aliases:
+        epilog += " Aliases: " + ", ".join(aliases) + "."
+    return click.Command(
+        name=spec.name,
+        callback=callback,
+        params=[*output_options(spec), *(param_option(p) for p in spec.params)],
+        help=f"{spec.summary[0].upper()}{spec.summary[1:]}.",
+        short_help=spec.summary,
+        epilog=epilog,
+        context_settings=CONTEXT,
+    )
+
+
+class WeightgenGroup(click.Group):
+    """Built-in commands plus one command per registered initializer, resolved lazily."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*sorted(self.commands), *registry().canonical_names()]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        spec = registry().find(cmd_name)
+        return initializer_command(spec) if spec is not None else None
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise click.UsageError(registry().unknown_message(name), ctx)
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        builtin = [(name, cmd.get_short_help_str(80)) for name, cmd in sorted(self.commands.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(builtin)
+        families: dict[str, list[tuple[str, str]]] = {}
+        for spec in registry():
+            families.setdefault(spec.family, []).append((spec.name, spec.summary))
+        for family, rows in families.items():
+            with formatter.section(f"Initializers ({family})"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=WeightgenGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="weightgen", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Generate neural-network initial weights, reproducibly.
+
+    \b
+      weightgen glorot_uniform --shape 256,128 -o w.npy
+      weightgen he_normal --shape 3,3,64,128 --seed 7 -o - | ...
+      weightgen INITIALIZER --help      its parameters and options
+      weightgen list                    every initializer
+    """
+
+
+@cli.command("list", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per initializer.")
+@click.option("--family", type=Choices(("keras", "torch", "jax", "custom")), default=None,
+              help="Only this family.")
+def list_command(as_json: bool, family: str | None) -> None:
+    """Every initializer: name, family, parameters, summary."""
+    from weightgen import listing
+
+    listing.show(family=family, as_json=as_json)
+
+
+def _exit_code_for(error: BaseException) -> int:
+    return int(getattr(error, "exit_code", ExitCode.RUNTIME))
+
+
+def _usage_line(error: click.UsageError) -> str:
+    message = error.format_message()
+    command = error.ctx.command_path if error.ctx is not None else "weightgen"
+    return f"{message} (see '{command} --help')"
+
+
+def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
+    """Entry point: run the CLI, turning every failure into one line and an exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
+    code: int = ExitCode.OK
+    try:
+        cli.main(args=args, prog_name=prog_name or "weightgen", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        code = done.exit_code
+    except click.UsageError as error:
+        _error(_usage_line(error))
+        code = ExitCode.USAGE
+    except click.ClickException as error:
+        _error(error.format_message())
+        code = error.exit_code
+    except WeightgenError as error:
+        _error(str(error))
+        code = _exit_code_for(error)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        _error("interrupted")
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        code = ExitCode.RUNTIME
+    except OSError as error:
+        _error(f"{error.strerror or error}" + (f": {error.filename}" if error.filename else ""))
+        code = ExitCode.RUNTIME
+    _flush_quietly()
+    sys.exit(code)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM unwinds like Ctrl-C, so temporary files are removed."""
+    raise KeyboardInterrupt
+
+
+def _error(message: str) -> None:
+    from weightgen.report import error
+
+    try:
+        error(message)
+    except OSError:
+        pass
+
+
+def _flush_quietly() -> None:
+    """Flush stdout now so a closed pipe is noticed here, not as a traceback at exit."""
+    import os
+
+    try:
+        sys.stdout.flush()
+    except OSError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+
+
+def _unused(*_: Callable[..., Any]) -> None:  # pragma: no cover
+    del ALL_DTYPES

@@ -1,0 +1,64 @@
+"""Exception types and the process exit codes they map to.
+
+The library raises these; only the CLI turns them into a message and an exit code,
+so Python callers can catch them like any other exception.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Exit codes of the ``weightgen`` command (SPEC §2)."""
+
+    OK = 0
+    #: Runtime failures: I/O, refusing to overwrite, corrupt input, failed checks.
+    RUNTIME = 1
+    #: Usage errors: bad shape, unknown initializer, bad parameter, dtype or shape not allowed.
+    USAGE = 2
+    #: Interrupted by Ctrl-C (128 + SIGINT).
+    INTERRUPTED = 130
+
+
+class WeightgenError(Exception):
+    """Base class: a message fit to show a user on one line, and an exit code."""
+
+    exit_code: ExitCode = ExitCode.RUNTIME
+
+
+class UsageError(WeightgenError, ValueError):
+    """The request itself is wrong; nothing was generated or written."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UnknownInitializerError(UsageError, KeyError):
+    """No initializer of that name; the message suggests the closest ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ParameterError(UsageError):
+    """An initializer parameter (or common option) has a bad value."""
+
+
+class ShapeError(UsageError):
+    """The shape is malformed, or the initializer cannot take it."""
+
+
+class DtypeError(UsageError):
+    """The dtype is unknown, or not allowed for the initializer or format."""
+
+
+class OutputError(WeightgenError, OSError):
+    """Writing failed or was refused; the target was left as it was."""
+
+
+class InputError(WeightgenError):
+    """A file to read is missing, truncated, corrupt or not of a known format."""
+
+
+class TooLargeError(WeightgenError, MemoryError):
+    """The tensor does not fit in memory (and cannot be streamed)."""

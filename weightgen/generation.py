@@ -1,0 +1,229 @@
+"""``generate()``: one tensor from an initializer name, params, shape, dtype and seed.
+
+The pipeline is: look the initializer up, check the request completely (shape, dtype,
+params, fans, output), resolve it to a :class:`~weightgen.plan.Plan`, run the core
+sampler, and optionally write the result. Everything is checked before anything is
+generated or written, so a bad request costs nothing and touches no file.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from weightgen import dtypes, seeding
+from weightgen._version import __version__
+from weightgen.errors import DtypeError, ParameterError
+from weightgen.fans import LAYOUTS, Fans, with_overrides
+from weightgen.params import bind
+from weightgen.plan import Plan, PlanInput
+from weightgen.registry import InitializerSpec, get
+from weightgen.shapes import format_shape, parse_shape
+
+DEFAULT_NAME = "weight"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A complete, checked description of one tensor: enough to regenerate it exactly."""
+
+    initializer: str
+    params: Mapping[str, Any]
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    seed: int = 0
+    layout: str | None = None
+    fan_in: float | None = None
+    fan_out: float | None = None
+    name: str = DEFAULT_NAME
+
+
+@dataclass
+class Result:
+    """A generated tensor, what it was asked to be, and how it came out."""
+
+    request: Request
+    spec: InitializerSpec
+    plan: Plan
+    array: Any
+    moments: Any
+    seconds: float
+    output: str | None = None
+    format: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fans(self) -> Fans | None:
+        return self.plan.fans
+
+    def provenance(self) -> dict[str, Any]:
+        """What a file should store to let anyone regenerate this tensor."""
+        return provenance(self.request, self.spec)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON summary (SPEC §2): one object per tensor."""
+        request = self.request
+        out: dict[str, Any] = {
+            "name": request.name,
+            "initializer": request.initializer,
+            "family": self.spec.family,
+            "params": _jsonable(dict(request.params)),
+            "resolved": _jsonable(dict(self.plan.resolved)),
+            "shape": list(request.shape),
+            "dtype": request.dtype,
+            "seed": request.seed,
+        }
+        if self.fans is not None:
+            out.update(self.fans.as_dict())
+            out["layout"] = request.layout or self.spec.layout
+        out.update(self.moments.as_dict())
+        out["zeros"] = self.moments.zeros / self.moments.count if self.moments.count else None
+        out["expected"] = self.plan.expected.expected()
+        out["distribution"] = self.plan.expected.describe()
+        out.update({"output": self.output, "format": self.format,
+                    "stream_version": seeding.STREAM_VERSION,
+                    "seconds": round(self.seconds, 6)})
+        return out
+
+
+def provenance(request: Request, spec: InitializerSpec) -> dict[str, Any]:
+    import numpy as np
+
+    data: dict[str, Any] = {
+        "initializer": request.initializer,
+        "family": spec.family,
+        "params": _jsonable(dict(request.params)),
+        "shape": list(request.shape),
+        "dtype": request.dtype,
+        "seed": str(request.seed),
+        "stream_version": seeding.STREAM_VERSION,
+        "weightgen_version": __version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+    }
+    if spec.uses_fans:
+        data["layout"] = request.layout or spec.layout
+        if request.fan_in is not None:
+            data["fan_in"] = request.fan_in
+        if request.fan_out is not None:
+            data["fan_out"] = request.fan_out
+    return data
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+def build_request(
+    initializer: str,
+    shape: Any,
+    *,
+    dtype: str = "float32",
+    seed: Any = None,
+    layout: str | None = None,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+    name: str = DEFAULT_NAME,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[Request, InitializerSpec]:
+    """Look up and check everything about a request; draws a seed when none is given."""
+    spec = get(initializer)
+    shape = parse_shape(shape)
+    dtype_name = dtypes.canonical(dtype)
+    if dtype_name is None:
+        raise DtypeError(
+            f"Invalid value for --dtype: unknown dtype {dtype!r}; use one of {', '.join(spec.dtypes)}."
+        )
+    if dtype_name not in spec.dtypes:
+        why = " (it draws random floats)" if not spec.deterministic else ""
+        raise DtypeError(
+            f"--dtype {dtype_name} is not allowed for {spec.name}{why}; use one of "
+            f"{', '.join(spec.dtypes)}."
+        )
+    if layout is not None and layout not in LAYOUTS:
+        raise ParameterError(f"Invalid value for --layout: expected keras or torch (got {layout!r}).")
+    if not spec.uses_fans and (layout is not None or fan_in is not None or fan_out is not None):
+        raise ParameterError(
+            f"{spec.name} does not use fans; drop --layout/--fan-in/--fan-out."
+        )
+    bound = bind(spec.params, params or {}, spec.name)
+    if not isinstance(name, str) or not name.strip("/"):
+        raise ParameterError(f"Invalid value for --name: expected a non-empty name (got {name!r}).")
+    request = Request(spec.name, bound, shape, dtype_name, seeding.resolve_seed(seed), layout,
+                      fan_in, fan_out, name)
+    return request, spec
+
+
+def resolve(request: Request, spec: InitializerSpec) -> Plan:
+    """The plan of a checked request (fans computed here, where layout and axes are known)."""
+    fans = None
+    if spec.uses_fans:
+        layout = request.layout or spec.layout
+        fans = with_overrides(lambda: spec.fan_rule(request.shape, layout, request.params),
+                              request.fan_in, request.fan_out)
+    return spec.resolve(PlanInput(spec.name, request.params, request.shape, request.dtype, fans))
+
+
+def generate(
+    initializer: str,
+    shape: Any,
+    *,
+    dtype: str = "float32",
+    seed: Any = None,
+    layout: str | None = None,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+    threads: int | None = None,
+    output: str | None = None,
+    format: str | None = None,
+    name: str = DEFAULT_NAME,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+    **params: Any,
+) -> Result:
+    """Generate one tensor; write it to ``output`` (a path, or ``"-"`` for stdout) if given.
+
+    >>> result = generate("glorot_uniform", (256, 128), seed=0)
+    >>> result.array.shape, result.plan.resolved["limit"]
+    ((256, 128), 0.125)
+
+    ``progress(n)``, if given, is called with the bytes of each finished block.
+
+    Raises :class:`~weightgen.errors.UsageError` subclasses for bad requests (nothing is
+    generated) and :class:`~weightgen.errors.OutputError` when writing fails or would
+    clobber a file without ``force`` (the file is left as it was).
+    """
+    from weightgen import formats, sampler
+
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ParameterError(f"Invalid value for --threads: expected a positive integer (got {threads!r}).")
+    request, spec = build_request(initializer, shape, dtype=dtype, seed=seed, layout=layout,
+                                  fan_in=fan_in, fan_out=fan_out, name=name, params=params)
+    plan = resolve(request, spec)
+    format_name = formats.format_for(output, format)
+    if output is not None:
+        formats.check_writable(format_name, output, request.dtype, force)
+    started = time.perf_counter()
+    sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress)
+    seconds = time.perf_counter() - started
+    result = Result(request, spec, plan, sampled.array, sampled.moments, seconds, output, format_name)
+    if output is not None:
+        entry = formats.Entry(request.name, request.shape, request.dtype, result.provenance())
+        with formats.open_writer(format_name, output, entry, force) as writer:
+            writer.write(sampled.array.reshape(-1))
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+def describe_request(request: Request) -> str:
+    """``glorot_uniform (256, 128) float32 seed=1``, for messages."""
+    return f"{request.initializer} {format_shape(request.shape)} {request.dtype} seed={request.seed}"

@@ -1,0 +1,74 @@
+"""What an initializer resolves to before any number is drawn.
+
+An initializer spec turns (params, shape, dtype, fans) into a :class:`Plan`: the
+distribution to expect, the resolved meaning to show (``limit=0.125``) and the *source*
+the sampler runs. There are three kinds of source, and every initializer is one of them:
+
+* :class:`Draw` — independent draws from an elementwise distribution (uniform, normal,
+  truncated normal), block by block;
+* :class:`Fill` — a deterministic function of the flat index (zeros, constant, identity,
+  dirac, stft), also block by block, so it streams like a draw;
+* :class:`Transform` — standard normals drawn by the same block sampler into a matrix,
+  then transformed as a whole (orthogonal: QR). These need the whole tensor in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from weightgen.distributions import Distribution
+from weightgen.fans import Fans
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Everything an initializer may read to resolve itself."""
+
+    initializer: str
+    params: Mapping[str, Any]
+    shape: tuple[int, ...]
+    dtype: str
+    fans: Fans | None = None
+
+
+@dataclass(frozen=True)
+class Draw:
+    """Elementwise independent draws from ``distribution``."""
+
+    distribution: Distribution
+
+
+@dataclass(frozen=True)
+class Fill:
+    """Deterministic values: ``fill(start, out)`` writes flat elements ``start:start+len(out)``."""
+
+    fill: Callable[[int, Any], None]
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Draw standard normals of ``draw_shape`` (work dtype), then ``transform`` them.
+
+    ``transform(normals, work_dtype)`` returns the tensor (work dtype, final shape).
+    """
+
+    draw_shape: tuple[int, ...]
+    transform: Callable[[Any, Any], Any]
+    #: Bytes per element of working memory beyond the output (for the up-front size check).
+    workspace_factor: float = 3.0
+
+
+Source = Draw | Fill | Transform
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A resolved initializer: what to run and what to expect."""
+
+    source: Source
+    expected: Distribution
+    #: The numbers the parameters resolve to, for the summary (``{"limit": 0.125}``).
+    resolved: Mapping[str, Any] = field(default_factory=dict)
+    fans: Fans | None = None

@@ -1,0 +1,146 @@
+"""The one registry of initializers.
+
+Each initializer is described once, by an :class:`InitializerSpec`: name, family,
+aliases, typed params, a one-line summary, which dtypes and fan rules apply, and the
+function that resolves it into a :class:`~weightgen.plan.Plan` (which carries the
+expected distribution). Subcommands, ``--help``, ``list``, completion and the README
+table are derived from it. Importing this module imports no numpy: the families'
+resolve functions import what they need when they run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from weightgen import dtypes as dtype_names
+from weightgen.errors import UnknownInitializerError
+from weightgen.fans import Fans, layout_fans
+from weightgen.params import Param
+from weightgen.plan import Plan, PlanInput
+
+FAMILIES = ("keras", "torch", "jax", "custom")
+
+FanRule = Callable[[Sequence[int], str, Mapping[str, Any]], Fans]
+
+
+def default_fan_rule(shape: Sequence[int], layout: str, params: Mapping[str, Any]) -> Fans:
+    return layout_fans(shape, layout)
+
+
+@dataclass(frozen=True)
+class InitializerSpec:
+    """Everything weightgen knows about one initializer."""
+
+    name: str
+    family: str
+    summary: str
+    resolve: Callable[[PlanInput], Plan]
+    params: tuple[Param, ...] = ()
+    aliases: tuple[str, ...] = ()
+    #: Whether fans enter the formula (then --layout and --fan-in/--fan-out apply).
+    uses_fans: bool = False
+    #: The family's own fan layout, the default of --layout.
+    layout: str = "keras"
+    #: How fans are read from the shape (Keras axes, JAX in/out/batch axes, or the layout).
+    fan_rule: FanRule = default_fan_rule
+    dtypes: tuple[str, ...] = dtype_names.FLOATS
+    #: No randomness: the seed is irrelevant.
+    deterministic: bool = False
+    #: The framework object it reproduces, for docs (``keras.initializers.GlorotUniform``).
+    reference: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    def param(self, name: str) -> Param:
+        for param in self.params:
+            if param.name == name:
+                return param
+        raise KeyError(name)
+
+
+@dataclass
+class Registry:
+    """Specs by canonical name, and every accepted name pointing at one."""
+
+    _specs: dict[str, InitializerSpec] = field(default_factory=dict)
+    _names: dict[str, str] = field(default_factory=dict)
+
+    def add(self, spec: InitializerSpec) -> None:
+        for name in spec.names:
+            owner = self._names.get(name)
+            if owner is not None and owner != spec.name:
+                raise ValueError(f"initializer name {name!r} is taken by {owner!r}")
+        self._specs[spec.name] = spec
+        for name in spec.names:
+            self._names[name] = spec.name
+
+    def __iter__(self) -> Iterator[InitializerSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.find(name) is not None
+
+    def canonical_names(self) -> list[str]:
+        return list(self._specs)
+
+    def all_names(self) -> list[str]:
+        return list(self._names)
+
+    def find(self, name: str) -> InitializerSpec | None:
+        """The spec called ``name`` (canonical or alias; ``-`` may stand for ``_``), or None."""
+        for candidate in (name, name.replace("-", "_")):
+            canonical = self._names.get(candidate)
+            if canonical is not None:
+                return self._specs[canonical]
+        return None
+
+    def get(self, name: str) -> InitializerSpec:
+        """Like :meth:`find`, but an unknown name raises with the closest matches."""
+        spec = self.find(name)
+        if spec is None:
+            raise UnknownInitializerError(self.unknown_message(name))
+        return spec
+
+    def suggestions(self, name: str) -> list[str]:
+        pool = {n.lower(): n for n in self._names}
+        close = difflib.get_close_matches(name.lower().replace("-", "_"), list(pool), n=3, cutoff=0.6)
+        seen: list[str] = []
+        for match in close:
+            canonical = self._names[pool[match]]
+            if canonical not in seen:
+                seen.append(canonical)
+        return seen
+
+    def unknown_message(self, name: str) -> str:
+        close = self.suggestions(name)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return f"Unknown initializer {name!r}.{hint} Run 'weightgen list' to see them all."
+
+
+_REGISTRY: Registry | None = None
+
+
+def registry() -> Registry:
+    """The registry of built-in (and, later, plugin) initializers, built once."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        from weightgen.families import builtin_specs
+
+        built = Registry()
+        for spec in builtin_specs():
+            built.add(spec)
+        _REGISTRY = built
+    return _REGISTRY
+
+
+def get(name: str) -> InitializerSpec:
+    """The spec called ``name``; unknown names raise :class:`UnknownInitializerError`."""
+    return registry().get(name)

@@ -1,0 +1,59 @@
+"""Parsing and checking tensor shapes (``256,128``, ``3x3x64x128``, ``()`` for a scalar)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from weightgen.errors import ShapeError
+
+_SEPARATORS = re.compile(r"\s*[,x×]\s*|\s+")
+
+
+def parse_shape(value: Any) -> tuple[int, ...]:
+    """A shape from text (``"256,128"``, ``"3x3x64x128"``, ``""``/``"()"``) or a sequence of ints."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith(("(", "[")) and text.endswith((")", "]")):
+            text = text[1:-1]
+        text = text.strip()
+        if text.endswith(","):  # (5,) is a 1-D shape, as in Python
+            text = text[:-1].strip()
+            if not text:
+                raise ShapeError(_bad(value, "a lone comma is not a shape"))
+        parts = _SEPARATORS.split(text) if text else []
+        dims: list[Any] = []
+        for part in parts:
+            if not part:
+                raise ShapeError(_bad(value, "empty dimension"))
+            if not re.fullmatch(r"\+?\d+", part):
+                raise ShapeError(_bad(value, f"{part!r} is not a positive integer"))
+            dims.append(int(part))
+        return _check(dims, value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _check([value], value)
+    if isinstance(value, Sequence):
+        dims = []
+        for dim in value:
+            if isinstance(dim, bool) or not hasattr(dim, "__index__"):
+                raise ShapeError(_bad(value, f"{dim!r} is not a positive integer"))
+            dims.append(dim.__index__())
+        return _check(dims, value)
+    raise ShapeError(_bad(value, "expected comma-separated positive integers"))
+
+
+def _check(dims: Sequence[int], original: Any) -> tuple[int, ...]:
+    for dim in dims:
+        if dim <= 0:
+            raise ShapeError(_bad(original, "every dimension must be a positive integer"))
+    return tuple(int(d) for d in dims)
+
+
+def _bad(value: Any, problem: str) -> str:
+    return (f"Invalid value for --shape: {problem} (got {value!r}); give comma-separated positive "
+            "integers such as 256,128 or 3x3x64x128, or '' for a scalar.")
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"

@@ -110,7 +110,7 @@ USAGE_ERRORS = [
     (["glorot_uniform", "--shape", "3,3", "--seed", "-4"], "--seed"),
     (["glorot_uniform", "--shape", "3,3", "--threads", "0"], "--threads"),
     (["glorot_uniform", "--shape", "3,3", "--nonsense", "1"], "No such option"),
-    (["glorot_uniform", "--shape", "3,3", "--layout", "jax"], "--layout"),
+    (["glorot_uniform", "--shape", "3,3", "--layout", "tf"], "--layout"),
     (["glorot_uniform", "--shape", "3,3", "-o", "w.txt"], "Cannot tell the format"),
     (["glorot_uniform", "--shape", "3,3", "-o", "w.npy", "--dtype", "bfloat16"], "bfloat16 cannot be stored in .npy"),
     (["zeros", "--shape", "3", "--fan-in", "3"], "No such option"),

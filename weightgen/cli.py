@@ -19,6 +19,7 @@ import click
 from weightgen._version import __version__
 from weightgen.dtypes import ALL as ALL_DTYPES
 from weightgen.errors import ExitCode, WeightgenError
+from weightgen.fans import LAYOUTS
 from weightgen.params import Param
 from weightgen.registry import InitializerSpec, registry
 
@@ -93,7 +94,7 @@ def output_options(spec: InitializerSpec) -> list[click.Option]:
     ]
     if spec.uses_fans:
         options += [
-            click.Option(["--layout"], type=Choices(("keras", "torch")), default=None,
+            click.Option(["--layout"], type=Choices(LAYOUTS), default=None,
                          help=f"How fans are read from the shape [default: {spec.layout}]."),
             click.Option(["--fan-in"], type=click.FLOAT, default=None, help="Override the computed fan_in."),
             click.Option(["--fan-out"], type=click.FLOAT, default=None, help="Override the computed fan_out."),

@@ -150,7 +150,9 @@ def build_request(
             f"{', '.join(spec.dtypes)}."
         )
     if layout is not None and layout not in LAYOUTS:
-        raise ParameterError(f"Invalid value for --layout: expected keras or torch (got {layout!r}).")
+        raise ParameterError(
+            f"Invalid value for --layout: expected one of {', '.join(LAYOUTS)} (got {layout!r})."
+        )
     if not spec.uses_fans and (layout is not None or fan_in is not None or fan_out is not None):
         raise ParameterError(
             f"{spec.name} does not use fans; drop --layout/--fan-in/--fan-out."

@@ -45,7 +45,7 @@ def _params_text(params: Mapping[str, Any]) -> str:
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
+            value = ",".join(str(v) for v in value) if value else "()"
         elif isinstance(value, float):
             value = number(value)
         shown.append(f"{key}={value}")

@@ -7,6 +7,6 @@ from weightgen.registry import InitializerSpec
 
 def builtin_specs() -> list[InitializerSpec]:
     """Every built-in spec, family by family."""
-    from weightgen.families import keras
+    from weightgen.families import jax, keras, torch
 
-    return [*keras.SPECS]
+    return [*keras.SPECS, *torch.SPECS, *jax.SPECS]

@@ -171,7 +171,7 @@ def test_list_shows_every_initializer():
         assert spec.name in run.text
     records = [json.loads(line) for line in run_cli("list", "--json").text.splitlines()]
     assert [r["name"] for r in records] == registry().canonical_names()
-    assert {r["family"] for r in records} == {"keras", "torch", "jax"}
+    assert {r["family"] for r in records} == {"keras", "torch", "jax", "custom"}
     for family, example in (("keras", "glorot_uniform"), ("torch", "torch.kaiming_normal"),
                             ("jax", "jax.delta_orthogonal")):
         line = next(line for line in run.text.splitlines() if line.startswith(example + " "))

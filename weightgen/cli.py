@@ -65,8 +65,11 @@ class Choices(click.ParamType):
         return [CompletionItem(c) for c in self.choices if c.startswith(incomplete)]
 
 
-def param_option(param: Param) -> click.Option:
-    """The click option of a registry parameter."""
+def param_option(param: Param) -> click.Parameter:
+    """The click option (or argument) of a registry parameter."""
+    if param.positional:
+        return click.Argument([param.name], type=ParamType(param), required=param.required,
+                              metavar=param.option)
     help_text = f"{param.help} [default: {param.describe_default()}]"
     if param.kind == "bool":
         flag = param.option[2:]

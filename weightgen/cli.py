@@ -167,6 +167,13 @@ class WeightgenGroup(click.Group):
             raise click.UsageError(registry().unknown_message(name), ctx)
         return super().resolve_command(ctx, args)
 
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_help(ctx, formatter)
+        from weightgen.report import warning
+
+        for problem in registry().problems:
+            warning(problem)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         builtin = [(name, cmd.get_short_help_str(80)) for name, cmd in sorted(self.commands.items())]
         with formatter.section("Commands"):

@@ -38,15 +38,21 @@ def record(spec: InitializerSpec) -> dict[str, Any]:
         "dtypes": list(spec.dtypes),
         "deterministic": spec.deterministic,
         "reference": spec.reference,
+        "origin": spec.origin,
     }
 
 
-def specs(family: str | None = None) -> list[InitializerSpec]:
-    return [s for s in registry() if family is None or s.family == family]
+def specs(family: str | None = None, builtin_only: bool = False) -> list[InitializerSpec]:
+    return [s for s in registry() if (family is None or s.family == family)
+            and (not builtin_only or s.origin == "builtin")]
 
 
 def show(family: str | None = None, as_json: bool = False) -> None:
-    """Print every initializer, one line (or one JSON object) each."""
+    """Print every initializer, one line (or one JSON object) each; plugin problems on stderr."""
+    from weightgen.report import warning
+
+    for problem in registry().problems:
+        warning(problem)
     chosen = specs(family)
     if as_json:
         from weightgen.report import json_line
@@ -67,10 +73,10 @@ def show(family: str | None = None, as_json: bool = False) -> None:
 
 
 def markdown_table(family: str | None = None) -> str:
-    """The README's table of initializers, generated from the registry."""
+    """The README's table of initializers, generated from the registry (built-ins only)."""
     lines = ["| initializer | family | parameters (defaults) | summary |",
              "| --- | --- | --- | --- |"]
-    for spec in specs(family):
+    for spec in specs(family, builtin_only=True):
         params = ", ".join(f"`{p.name}={p.describe_default()}`" for p in spec.params) or "-"
         lines.append(f"| `{spec.name}` | {spec.family} | {params} | {spec.summary} |")
     return "\n".join(lines)

@@ -124,6 +124,12 @@ def error(message: str) -> None:
     sys.stderr.flush()
 
 
+def warning(message: str) -> None:
+    """One line on stderr, for what went wrong but did not stop the command."""
+    sys.stderr.write(f"Warning: {message}\n")
+    sys.stderr.flush()
+
+
 @contextmanager
 def progress(total: int, description: str, enabled: bool, delay: float = 1.0
              ) -> Iterator[Callable[[int], None]]:

@@ -166,6 +166,20 @@ BROKEN_METADATA = "Metadata-Version: 2.1\nName: broken-weightgen-plugin\nVersion
 BROKEN_ENTRY_POINTS = f"[{ENTRY_POINT_GROUP}]\nbroken = surely_no_such_plugin_module:SPEC\n"
 
 
+def _local_setuptools_builds_wheels() -> bool:
+    """Whether this environment can build the plugin without fetching a backend.
+
+    setuptools builds wheels by itself from 70.1; older ones need the ``wheel`` package.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(part) for part in version("setuptools").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
+
+
 @pytest.fixture(scope="module")
 def installed_plugins(tmp_path_factory):
     """pip-install the example plugin into a folder (plus a broken plugin's metadata beside it)."""
@@ -175,7 +189,7 @@ def installed_plugins(tmp_path_factory):
     target = work / "site"
     command = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-input",
                "--disable-pip-version-check", "--target", str(target), str(source)]
-    offline_build = importlib.util.find_spec("setuptools") is not None
+    offline_build = _local_setuptools_builds_wheels()
     if offline_build:
         command.insert(4, "--no-build-isolation")
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)

@@ -166,9 +166,8 @@ class Registry:
                 for spec in specs:
                     trial.add(spec)
             except Exception as error:  # a plugin's failure is its own, never the built-ins'
-                self.problems.append(
-                    f"{label} was skipped: {type(error).__name__}: {error}".rstrip(": ")
-                )
+                detail = f": {error}" if str(error) else ""
+                self.problems.append(f"{label} was skipped: {type(error).__name__}{detail}")
                 continue
             for spec in specs:
                 self.add(spec)

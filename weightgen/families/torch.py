@@ -12,6 +12,7 @@ it with one line. Canonical names are ``torch.<name>``; PyTorch's own spellings
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from weightgen import dtypes
@@ -78,7 +79,7 @@ GAIN_PARAM = Param("param", "float", None,
                    "leaky_relu's negative slope for --nonlinearity (default 0.01)", nullable=True)
 
 
-def _gain(params: dict[str, Any] | Any) -> float:
+def _gain(params: Mapping[str, Any]) -> float:
     """``--gain``, or ``calculate_gain(--nonlinearity, --param)`` when a nonlinearity is named."""
     gain, nonlinearity, param = params["gain"], params.get("nonlinearity"), params.get("param")
     if param is not None and nonlinearity != "leaky_relu":

@@ -239,10 +239,13 @@ class HDF5Writer(FileWriter):
             copy_range(existing, 0, os.fstat(existing.fileno()).st_size, out)
         out.flush()
         self._sink = FailSafeFile(out.fileno())
+        # A new file keeps track of its free space, so that the space of a dataset replaced
+        # later (--force) is reused instead of lost (HDF5 forgets it otherwise).
+        options = {"fs_strategy": "fsm", "fs_persist": True} if existing is None else {}
         with deferred_interrupts():
             try:
                 self._file = h5py.File(self._sink, "r+" if existing is not None else "w",
-                                       rdcc_nbytes=CACHE_BYTES, rdcc_w0=1.0)
+                                       rdcc_nbytes=CACHE_BYTES, rdcc_w0=1.0, **options)
             except OSError as error:
                 self._sink.raise_error()
                 raise self.corrupt(_first_line(error)) from None
@@ -274,10 +277,15 @@ class HDF5Writer(FileWriter):
                                           **options)
         except (ValueError, TypeError, KeyError) as error:
             raise OutputError(f"cannot add {name!r} to {self.target}: {_first_line(error)}") from None
-        dataset.attrs.update(attributes(entry.metadata))
-        if entry.dtype == "bfloat16":
-            dataset.attrs["dtype"] = "bfloat16"  # what Keras looks for to read opaque data as bfloat16
         return dataset
+
+    def _label(self) -> None:
+        """Provenance attributes, added after the data so the chunks can take the space a
+        replaced dataset freed (attributes first would fragment it)."""
+        attrs = self._dataset.attrs
+        attrs.update(attributes(self.entry.metadata))
+        if self.entry.dtype == "bfloat16":
+            attrs["dtype"] = "bfloat16"  # what Keras looks for to read opaque data as bfloat16
 
     def _put(self, block: Any) -> None:
         flat = np.ascontiguousarray(block).reshape(-1)
@@ -299,6 +307,7 @@ class HDF5Writer(FileWriter):
                               f"{math.prod(self.entry.shape)} values")
         with deferred_interrupts():
             assert self._file is not None
+            self._label()
             self._file.close()
             self._file = None
         self._sink.raise_error()

@@ -51,8 +51,11 @@ def header(entry: Entry) -> bytes:
 
 
 def raw(block: Any) -> memoryview:
-    """A block's bytes, C order, without a copy when it is already contiguous."""
-    return memoryview(np.ascontiguousarray(block)).cast("B")
+    """A block's bytes, C order, without a copy when it is already contiguous.
+
+    (Viewed as bytes first: the buffer protocol cannot export ml_dtypes' bfloat16.)
+    """
+    return memoryview(np.ascontiguousarray(block).reshape(-1).view(np.uint8))
 
 
 class NpyWriter(FileWriter):

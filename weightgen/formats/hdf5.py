@@ -91,7 +91,9 @@ def read_entries(path: str) -> dict[str, dict[str, Any] | None]:
         if isinstance(item, h5py.Dataset):
             found[name] = provenance_from(item.attrs)
 
-    with h5py.File(path, "r") as file:
+    # No HDF5 file lock: weightgen replaces files whole, so a reader never sees a half-written
+    # one, and HDF5's lock would make concurrent updates fail ("unable to lock file").
+    with h5py.File(path, "r", locking=False) as file:
         file.visititems(visit)
     return found
 

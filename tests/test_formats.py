@@ -15,6 +15,8 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
+from conftest import entry_names as names
+
 import weightgen
 from weightgen import formats
 from weightgen.errors import DtypeError, OutputError, ParameterError, UsageError
@@ -39,20 +41,6 @@ def load(path, name: str = "weight") -> np.ndarray:
                 return np.array(dataset, dtype=ml_dtypes.bfloat16)
             return dataset[()]
     return load_file(path)[name]
-
-
-def names(path) -> list[str]:
-    path = str(path)
-    if path.endswith(".npz"):
-        with np.load(path) as archive:
-            return list(archive.files)
-    if path.endswith(".h5"):
-        found = []
-        with h5py.File(path, "r") as file:
-            file.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) else None)
-        return found
-    with safe_open(path, "np") as file:
-        return list(file.keys())
 
 
 def entry_bytes(path, name: str) -> bytes:

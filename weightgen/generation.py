@@ -60,8 +60,11 @@ class Result:
         return self.plan.fans
 
     def provenance(self) -> dict[str, Any]:
-        """What a file should store to let anyone regenerate this tensor."""
-        return provenance(self.request, self.spec)
+        """What a file should store to let anyone regenerate this tensor (and, under
+        ``resolved``, what the parameters came to: fans, the std or limit used)."""
+        data = provenance(self.request, self.spec)
+        data["resolved"] = _jsonable(dict(self.plan.resolved))
+        return data
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary (SPEC §2): one object per tensor."""

@@ -36,7 +36,7 @@ CHUNK_BYTES = 1 << 20
 #: is completed in memory.
 CACHE_BYTES = 16 << 20
 #: Provenance values stored as JSON text (the others are plain strings and numbers).
-JSON_ATTRIBUTES = ("params", "shape")
+JSON_ATTRIBUTES = ("params", "resolved", "shape")
 
 
 def check_dtype(dtype: str) -> None:

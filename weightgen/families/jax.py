@@ -190,9 +190,8 @@ def _delta_orthogonal(request: PlanInput) -> Plan:
     draw_shape, transform = delta_orthogonal(request.shape, column_axis, scale, complex_values)
     kernel = math.prod(request.shape[:-2])
     inner = SphereCoordinate(fan_out * (2 if complex_values else 1), scale)
-    centre = [(k - 1) // 2 for k in request.shape[:-2]]
     return Plan(Transform(draw_shape, transform), WithZeros(1.0 - 1.0 / kernel, inner),
-                {"scale": scale, "centre": centre})
+                {"scale": scale})
 
 
 # -- the specs ------------------------------------------------------------------------

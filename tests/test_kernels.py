@@ -382,3 +382,24 @@ def test_bad_out():
         K.fill_normal(gen(0), np.empty(4, np.float16))
     with pytest.raises(ValueError):
         K.fill_normal(gen(0), np.empty(8, np.float32)[::2])
+
+
+def test_shipped_ziggurat_tables_are_what_building_them_gives():
+    """The package data (tools/make_ziggurat_tables.py) must match the construction code:
+    if it does not, a seed's stream has changed (or the file is stale)."""
+    import os
+
+    from weightgen import kernels
+
+    path = os.path.join(os.path.dirname(kernels.__file__), kernels.TABLES_FILE)
+    with np.load(path, allow_pickle=False) as shipped:
+        stored = {key: shipped[key] for key in shipped.files}
+    expected = {}
+    for name, (a, b) in kernels.SHIPPED_INTERVALS.items():
+        for key, value in kernels.table_arrays(kernels.build_table(a, b, kernels.build_layers)).items():
+            expected[f"{name}/{key}"] = value
+    assert sorted(stored) == sorted(expected)
+    for key, value in expected.items():
+        assert stored[key].dtype == value.dtype and np.array_equal(stored[key], value), key
+    for interval in kernels.SHIPPED_INTERVALS.values():
+        assert kernels._zm_table(*interval)["y"] is kernels._shipped_table(*interval)["y"]

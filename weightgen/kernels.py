@@ -343,7 +343,15 @@ def _alias_table(w):
 
 @functools.lru_cache(maxsize=64)
 def _zm_layers(a, b):
-    """Levels y_0..y_N and inscribed slices [L_k, U_k] for [a, b] (~0.15 s)."""
+    """Levels y_0..y_N and inscribed slices [L_k, U_k] for [a, b] (~0.15 s, or shipped)."""
+    shipped = _shipped_table(a, b)
+    if shipped is not None:
+        return shipped["y"], shipped["L"], shipped["U"], shipped["v"]
+    return build_layers(a, b)
+
+
+def build_layers(a, b):
+    """Build the levels and slices of ``_zm_layers``."""
     N = _ZM_N
     A = _imass(a, b)
     yN, v = _zm_solve(a, b, N, A)
@@ -359,18 +367,27 @@ def _zm_layers(a, b):
 
 @functools.lru_cache(maxsize=256)
 def _zm_table(a, b):
-    """Standardized tables for [a, b], a <= 0 <= b, a < b (cached).
+    """Standardized tables for [a, b], a <= 0 <= b, a < b (cached; the
+    intervals of :data:`SHIPPED_INTERVALS` are read from package data)."""
+    shipped = _shipped_table(a, b)
+    return shipped if shipped is not None else build_table(a, b)
+
+
+def build_table(a, b, layers=None):
+    """Build the standardized tables for [a, b] (what ``_zm_table`` returns);
+    ``layers(a, b)`` gives levels and slices (default: cached or shipped).
 
     Intervals containing the plain normal's bottom rectangle (|x| <= 4.03)
     reuse its layers (only the tail pieces change), so e.g. +-100 sigma
     costs no table construction."""
+    layers = layers or _zm_layers
     N = _ZM_N
     A = _imass(a, b)
-    y0n, L0n, U0n, v0n = _zm_layers(-math.inf, math.inf)
+    y0n, L0n, U0n, v0n = layers(-math.inf, math.inf)
     if a <= L0n[0] and b >= U0n[0]:
         y, L, U, v = y0n, L0n, U0n, v0n
     else:
-        y, L, U, v = _zm_layers(a, b)
+        y, L, U, v = layers(a, b)
     yN = y[N]
     with np.errstate(divide="ignore"):
         gb = np.sqrt(-2.0 * np.log(y[:-1]))        # g(y_k)
@@ -422,6 +439,52 @@ def _zm_table(a, b):
                 balias=_alias_table(barea), bacc=M[box].sum() / barea.sum(),
                 pL=pL, pR=pR, rL=float(-L[0]), rR=float(U[0]),
                 bL=float(-a), bR=float(b))      # tail bounds (as |x|)
+
+
+# The tables of the hot intervals ship with the package (built by
+# tools/make_ziggurat_tables.py; tests/test_kernels.py checks that building
+# them again gives the same numbers): no ~0.15 s of construction per process,
+# and the stream of those intervals does not depend on the machine's libm.
+SHIPPED_INTERVALS = {"normal": (-math.inf, math.inf), "truncated_2sigma": (-2.0, 2.0)}
+TABLES_FILE = "ziggurat_tables.npz"
+_ARRAYS = ("y", "L", "U", "bx0", "bw", "by0", "bh")
+_SCALARS = ("a", "b", "N", "v", "A", "p_rem", "bacc", "pL", "pR", "rL", "rR", "bL", "bR")
+
+
+def table_arrays(table):
+    """A table as flat arrays (what the package data file holds per interval)."""
+    out = {key: np.asarray(table[key]) for key in _ARRAYS + _SCALARS}
+    out["balias_prob"], out["balias_alias"] = table["balias"]
+    return out
+
+
+def _table_from_arrays(arrays):
+    table = {key: arrays[key] for key in _ARRAYS}
+    table.update({key: arrays[key].item() for key in _SCALARS})
+    table["balias"] = (arrays["balias_prob"], arrays["balias_alias"])
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_tables():
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), TABLES_FILE)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            contents = {key: data[key] for key in data.files}
+    except OSError:  # pragma: no cover - a broken install: build them instead
+        return {}
+    tables = {}
+    for name, interval in SHIPPED_INTERVALS.items():
+        prefix = name + "/"
+        tables[interval] = _table_from_arrays(
+            {key[len(prefix):]: value for key, value in contents.items() if key.startswith(prefix)})
+    return tables
+
+
+def _shipped_table(a, b):
+    return _shipped_tables().get((a, b))
 
 
 @functools.lru_cache(maxsize=256)

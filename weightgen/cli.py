@@ -135,7 +135,7 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
             result = generate(spec.name, request.shape, dtype=request.dtype, seed=request.seed,
                               layout=layout, fan_in=fan_in, fan_out=fan_out, threads=threads,
                               output=output, format=format, name=name, force=force,
-                              compression=compression, progress=advance, **params)
+                              compression=compression, progress=advance, keep_array=False, **params)
         if not quiet:
             report.show_summary(result.summary(), as_json=as_json, stdout_has_data=output == "-")
 

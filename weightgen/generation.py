@@ -8,6 +8,7 @@ generated or written, so a bad request costs nothing and touches no file.
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -63,9 +64,7 @@ class Result:
     def provenance(self) -> dict[str, Any]:
         """What a file should store to let anyone regenerate this tensor (and, under
         ``resolved``, what the parameters came to: fans, the std or limit used)."""
-        data = provenance(self.request, self.spec)
-        data["resolved"] = _jsonable(dict(self.plan.resolved))
-        return data
+        return provenance(self.request, self.spec, self.plan)
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary (SPEC §2): one object per tensor."""
@@ -93,7 +92,8 @@ class Result:
         return out
 
 
-def provenance(request: Request, spec: InitializerSpec) -> dict[str, Any]:
+def provenance(request: Request, spec: InitializerSpec, plan: Plan | None = None) -> dict[str, Any]:
+    """The provenance of a request; with its ``plan``, also what the parameters resolved to."""
     import numpy as np
 
     data: dict[str, Any] = {
@@ -114,6 +114,8 @@ def provenance(request: Request, spec: InitializerSpec) -> dict[str, Any]:
             data["fan_in"] = request.fan_in
         if request.fan_out is not None:
             data["fan_out"] = request.fan_out
+    if plan is not None:
+        data["resolved"] = _jsonable(dict(plan.resolved))
     return data
 
 
@@ -210,6 +212,7 @@ def generate(
     force: bool = False,
     compression: str | None = None,
     progress: Callable[[int], None] | None = None,
+    keep_array: bool | None = None,
     **params: Any,
 ) -> Result:
     """Generate one tensor; write it to ``output`` (a path, or ``"-"`` for stdout) if given.
@@ -225,9 +228,17 @@ def generate(
     HDF5, ``gzip`` for ``.npz``. ``progress(n)``, if given, is called with the bytes of
     each finished block.
 
+    ``keep_array`` says whether ``Result.array`` holds the tensor. By default it does
+    when there is no ``output``; with an ``output`` the tensor is *streamed* into it
+    block by block while it is generated (elementwise initializers then need memory for
+    a few blocks per thread, whatever the size) and ``Result.array`` is None. Pass
+    ``keep_array=True`` to get the array as well (the same values either way).
+
     Raises :class:`~weightgen.errors.UsageError` subclasses for bad requests (nothing is
-    generated) and :class:`~weightgen.errors.OutputError` when writing fails or would
-    clobber a file without ``force`` (the file is left as it was).
+    generated), :class:`~weightgen.errors.TooLargeError` when the tensor fits neither in
+    memory nor (when streamed) on the output's disk, and
+    :class:`~weightgen.errors.OutputError` when writing fails or would clobber a file
+    without ``force`` (the file is left as it was).
     """
     from weightgen import formats, sampler
 
@@ -239,21 +250,50 @@ def generate(
         plan = resolve(request, spec)
     format_name = formats.format_for(output, format)
     formats.check_compression(compression)
+    keep = output is None if keep_array is None else bool(keep_array)
+    # Memory first (without an output nothing streams: SPEC §2), then the output's disk.
+    sampler.check_memory(plan, request.shape, request.dtype, keep=keep or output is None)
     if output is not None:
         formats.check_writable(format_name, output, request.dtype, force, request.name, compression)
+        formats.check_room(format_name, output, math.prod(request.shape) * dtypes.itemsize(request.dtype))
+    started = time.perf_counter()
+    if output is None:
+        result = sample(request, spec, plan, threads=threads, progress=progress, keep=keep)
+    else:
+        with formats.open_writer(format_name, output, entry_for(request, spec, plan, compression),
+                                 force) as writer:
+            result = sample(request, spec, plan, threads=threads, progress=progress,
+                            sink=writer.write, keep=keep)
+    result.seconds = time.perf_counter() - started
+    result.output, result.format = output, format_name
+    return result
+
+
+def sample(request: Request, spec: InitializerSpec, plan: Plan, *, threads: int | None = None,
+           progress: Callable[[int], None] | None = None, sink: Callable[[Any], None] | None = None,
+           keep: bool = True) -> Result:
+    """Run the core sampler for a checked, resolved request.
+
+    ``sink`` receives the tensor's C-order blocks as they are made (a writer's ``write``);
+    without ``keep`` an elementwise tensor is never held whole and ``Result.array`` is None.
+    """
+    from weightgen import sampler
+
     started = time.perf_counter()
     with plugin_failures(spec):
-        sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress)
-    seconds = time.perf_counter() - started
-    result = Result(request, spec, plan, sampled.array, sampled.moments, seconds, output, format_name)
-    if output is not None:
-        entry = formats.Entry(request.name, request.shape, request.dtype, result.provenance(), compression)
-        flat = sampled.array.reshape(-1)
-        with formats.open_writer(format_name, output, entry, force) as writer:
-            for start in range(0, flat.size, seeding.BLOCK_SIZE):
-                writer.write(flat[start:start + seeding.BLOCK_SIZE])
-        result.seconds = time.perf_counter() - started
-    return result
+        sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress,
+                              sink=sink, keep=keep)
+    return Result(request, spec, plan, sampled.array, sampled.moments, time.perf_counter() - started)
+
+
+def entry_for(request: Request, spec: InitializerSpec, plan: Plan, compression: str | None = None,
+              **extra: Any) -> Any:
+    """The :class:`~weightgen.formats.Entry` a request is written as, its provenance included
+    (with ``extra`` added); known before anything is sampled, as a file header may need it."""
+    from weightgen import formats
+
+    metadata = {**provenance(request, spec, plan), **extra}
+    return formats.Entry(request.name, request.shape, request.dtype, metadata, compression)
 
 
 def describe_request(request: Request) -> str:

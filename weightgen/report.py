@@ -130,13 +130,24 @@ def warning(message: str) -> None:
     sys.stderr.flush()
 
 
+#: Seconds of work before a progress bar appears (shorter work shows none).
+PROGRESS_DELAY = 1.0
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
 @contextmanager
-def progress(total: int, description: str, enabled: bool, delay: float = 1.0
+def progress(total: int, description: str, enabled: bool, delay: float | None = None
              ) -> Iterator[Callable[[int], None]]:
-    """A callback ``advance(n)``; a rich progress bar appears only on a TTY after ``delay`` s."""
-    if not enabled or total <= 0 or not sys.stderr.isatty():
+    """A callback ``advance(n)`` (``n`` more bytes done); a rich progress bar (bytes, rate,
+    time left) appears on stderr only when it is a terminal, after ``delay`` seconds
+    (:data:`PROGRESS_DELAY`), and goes away when the work is done."""
+    if not enabled or total <= 0 or not _stderr_is_terminal():
         yield lambda n: None
         return
+    delay = PROGRESS_DELAY if delay is None else delay
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
 

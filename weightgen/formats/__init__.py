@@ -11,12 +11,12 @@ import os
 from types import ModuleType
 from typing import Any
 
-from weightgen.errors import InputError, OutputError, UsageError, WeightgenError
+from weightgen.errors import InputError, OutputError, TooLargeError, UsageError, WeightgenError
 from weightgen.formats.base import (EXTENSIONS, FORMATS, STDOUT, Entry, FileWriter, Writer, duplicate_error,
                                     format_for, refuse_existing)
 
 __all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "COMPRESSIONS", "Entry", "Writer", "format_for", "open_writer",
-           "check_writable", "read_entries", "read_provenance"]
+           "check_writable", "check_room", "read_entries", "read_provenance"]
 
 #: Every ``--compression`` value some format takes.
 COMPRESSIONS = ("gzip", "lzf")
@@ -70,6 +70,34 @@ def check_writable(format_name: str, target: str, dtype: str, force: bool, name:
             raise OutputError(f"{error}; move it away or write to another file.") from None
         if present:
             raise duplicate_error(target, name)
+
+
+def check_room(format_name: str, target: str, nbytes: int) -> None:
+    """Refuse up front a file whose folder lacks the free space it needs (SPEC §2).
+
+    The new file needs the tensor's bytes, plus a copy of the old file for a container
+    that grows (it is rebuilt in a temporary file beside it).
+    """
+    if target == STDOUT:
+        return
+    path = os.path.abspath(target)
+    needed = nbytes
+    if format_module(format_name).WRITER.merges:
+        try:
+            needed += os.path.getsize(path)
+        except OSError:
+            pass
+    try:
+        stat = os.statvfs(os.path.dirname(path))
+    except (OSError, AttributeError):
+        return  # the writer reports a missing folder in its own words
+    free = stat.f_bavail * stat.f_frsize
+    if needed > free:
+        from weightgen.sampler import format_bytes
+
+        raise TooLargeError(f"writing {target} needs {format_bytes(needed)} of free space in "
+                            f"{os.path.dirname(path)}, but only {format_bytes(free)} is free; free some "
+                            "space or write elsewhere.")
 
 
 def _read(module: ModuleType, path: str) -> dict[str, Any]:

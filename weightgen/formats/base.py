@@ -173,6 +173,8 @@ class FileWriter(Writer):
 
     def write(self, block: Any) -> None:
         self._guard(self._put, block)
+        if self._atomic is not None:
+            self._atomic.wrote(getattr(block, "nbytes", 0))
 
     def commit(self) -> None:
         if self._finished:

@@ -303,7 +303,20 @@ def _whole(source: Source, shape: tuple[int, ...], dtype: str, seed: int, thread
     args: tuple[Any, ...] = (normals.reshape(source.draw_shape), work)
     if source.auxiliary is not None:
         args += (seeding.auxiliary_generator(seed, source.auxiliary),)
-    result = np.asarray(source.transform(*args))
+    options = {"threads": threads} if source.threaded else {}
+    with _single_threaded_blas():
+        result = np.asarray(source.transform(*args, **options))
     array = result.astype(dtypes.numpy_dtype(dtype), copy=False).reshape(shape)
     return array, Moments.of(array)
 
+
+def _single_threaded_blas() -> Any:
+    """Hold BLAS to one thread while a transform runs.
+
+    Multi-threaded BLAS and LAPACK do not promise the same bits for every thread count;
+    a threaded transform parallelises over fixed pieces itself (``Transform.threaded``).
+    """
+    import scipy.linalg.lapack  # noqa: F401 - load scipy's BLAS too: only loaded ones are limited
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")

@@ -219,3 +219,15 @@ def test_transforms_hand_their_result_to_the_sink_too():
     streamed = run(plan, shape, "float32", 7, sink=lambda block: blocks.append(block.copy()), keep=False)
     assert streamed.array is None
     assert np.array_equal(np.concatenate(blocks), run(plan, shape, "float32", 7).array.reshape(-1))
+
+
+@pytest.mark.parametrize("name,dtype,params", STREAMED, ids=[f"{n}-{d}" for n, d, _ in STREAMED])
+def test_any_slice_is_regenerated_alone(name, dtype, params):
+    from weightgen.sampler import flat_slice, run
+
+    shape = (1500, 700) if name == "identity" else BIG
+    plan = plan_of(name, shape, dtype, **params)
+    whole = run(plan, shape, dtype, 7).array.reshape(-1)
+    for start, stop in [(0, 10), (seeding.BLOCK_SIZE - 3, 2 * seeding.BLOCK_SIZE + 4), (whole.size - 5, whole.size + 9),
+                        (12345, 12345)]:
+        assert flat_slice(plan, shape, dtype, 7, start, stop).tobytes() == whole[start:stop].tobytes()

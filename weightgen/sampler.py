@@ -144,20 +144,47 @@ def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | 
     size = math.prod(shape)
     target = dtypes.numpy_dtype(dtype)
     out = np.empty(size, dtype=target) if keep else None
-    if isinstance(source, Draw):
-        fill = _draw_fill(source.distribution, dtype, seed)
-    else:
-        fill = _fill_fill(source.fill, plan.expected)
-    moments = _drive(fill, size, target, threads, out, sink, progress)
+    moments = _drive(_block_fill(plan, dtype, seed), size, target, threads, out, sink, progress)
     return Sampled(None if out is None else out.reshape(shape), moments)
+
+
+def flat_slice(plan: Plan, shape: Sequence[int], dtype: str, seed: int, start: int, stop: int) -> np.ndarray:
+    """Elements ``start:stop`` of the flattened tensor, generating only the blocks that hold
+    them (SPEC §4: any slice can be regenerated alone). Elementwise sources only."""
+    source = plan.source
+    if not streams(source):
+        raise TypeError(f"{type(source).__name__} sources are made whole; slice the whole tensor")
+    size = math.prod(shape)
+    start, stop = max(0, start), min(size, stop)
+    fill = _block_fill(plan, dtype, seed)
+    first = start // seeding.BLOCK_SIZE
+    out = np.empty(max(0, stop - start), dtype=dtypes.numpy_dtype(dtype))
+    for index in range(first, seeding.block_count(size)):
+        lo = index * seeding.BLOCK_SIZE
+        if lo >= stop:
+            break
+        block = np.empty(min(size, lo + seeding.BLOCK_SIZE) - lo, dtype=out.dtype)
+        fill(index, block)
+        begin, end = max(start, lo), min(stop, lo + block.size)
+        out[begin - start : end - start] = block[begin - lo : end - lo]
+    return out
+
+
+def _block_fill(plan: Plan, dtype: str, seed: int) -> BlockFill:
+    source = plan.source
+    if isinstance(source, Draw):
+        return _draw_fill(source.distribution, dtype, seed)
+    assert isinstance(source, Fill)
+    return _index_fill(source.fill)
 
 
 def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.ndarray | None,
            sink: Sink | None, progress: Progress | None) -> Moments:
     """Fill every block (on ``threads`` workers) and consume them in order on this thread.
 
-    Blocks go into ``out`` when given, else into a small pool of reused buffers: at most
-    ``WINDOW_PER_THREAD * threads`` blocks are in flight, whatever the tensor's size.
+    Blocks go into ``out`` when given, else into a small pool of reused buffers; with a
+    sink or without ``out``, at most ``WINDOW_PER_THREAD * threads`` blocks are in flight
+    (made, or waiting to be consumed), whatever the tensor's size.
     """
     count = seeding.block_count(size)
     total = Moments()
@@ -181,7 +208,8 @@ def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.n
             consume(block, fill(index, block))
         return total
 
-    window = WINDOW_PER_THREAD * threads
+    # Buffers bound what streams; blocks of a kept tensor need none (so none wait for one).
+    window = WINDOW_PER_THREAD * threads if out is None or sink is not None else count
     free: list[np.ndarray] = []
     pending: deque[tuple[np.ndarray, Future[Moments]]] = deque()
     pool = ThreadPoolExecutor(max_workers=min(threads, count), thread_name_prefix="weightgen")
@@ -257,7 +285,7 @@ def _draw_fill(distribution: Distribution, dtype: str, seed: int) -> BlockFill:
     return cast_block
 
 
-def _fill_fill(fill: Callable[[int, Any], None], expected: Distribution) -> BlockFill:
+def _index_fill(fill: Callable[[int, Any], None]) -> BlockFill:
     """A deterministic function of the flat index, block by block."""
 
     def block(index: int, out: np.ndarray) -> Moments:

@@ -242,7 +242,8 @@ def _uniform_setup(low, high, dtchar):
 # -g(y_{k+1})), U_k = min(b, g(y_{k+1})), g = f^-1) lies entirely inside G.
 # The levels come from the downward recursion y_k = y_{k+1} - v/(U_k - L_k),
 # so all N rectangles have the same area v; (y_N, v) maximise N v subject
-# to y_0 >= 0 (vectorised grid search, ~0.15 s per new interval, cached;
+# to y_0 >= 0 (vectorised grid search, ~0.15 s per new interval, cached
+# or shipped (SHIPPED_INTERVALS);
 # intervals containing [-4.03, 4.03] reuse the plain normal's layers).
 # A uniform point of G is then a mixture of
 #   * probability 1 - p_rem: a uniform point of the union of rectangles =
@@ -688,7 +689,7 @@ def fill_normal(rng, out, mean=0.0, std=1.0, *, chunk=None):
     the largest attainable |z| is 4.025 + sqrt(2*53 ln 2) = 12.6 sigma.
     Per value: 10 bits of layer index + a 22-bit (float32) / 53-bit
     (float64) uniform position inside the layer; 99.77% of the values
-    need no rejection at all.  Tables are built on the first call (~0.15 s).
+    need no rejection at all.  Its tables ship with the package.
     float32 requires std >= ~1e-30 (table entries must not underflow).
     """
     dt = _check_out(out)
@@ -876,8 +877,8 @@ def fill_truncated_normal(rng, out, mean=0.0, std=1.0, lower=-2.0, upper=2.0,
 
     Method (``choose_truncnorm_method``):
       * lower <= 0 <= upper ("zigmix"): the mixture-ziggurat kernel of
-        fill_normal with tables built for the interval (cached, ~0.2 s per
-        new interval).  No rejection on the fast path, so e.g. +-2 sigma
+        fill_normal with tables built for the interval (shipped for +-2
+        sigma; else built once, ~0.2 s).  No rejection on the fast path, so e.g. +-2 sigma
         runs at the speed of fill_normal; [-0.01, 0.01], [0, inf),
         [-0.5, inf) are equally fast.
       * one-sided (0 < a < b after mirroring intervals with upper < 0):

@@ -9,6 +9,7 @@ all of them). Errors become one line on stderr and the exit code of
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -228,6 +229,9 @@ def _usage_line(error: click.UsageError) -> str:
 def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """Entry point: run the CLI, turning every failure into one line and an exit code."""
     signal.signal(signal.SIGTERM, _terminate)
+    # OpenBLAS's idle threads spin for about 0.1 s after it loads (with numpy) and after each
+    # call, taking a core from the sampler's threads; let them sleep at once instead.
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     code: int = ExitCode.OK
     try:
         cli.main(args=args, prog_name=prog_name or "weightgen", standalone_mode=False)
@@ -270,8 +274,6 @@ def _error(message: str) -> None:
 
 def _flush_quietly() -> None:
     """Flush stdout now so a closed pipe is noticed here, not as a traceback at exit."""
-    import os
-
     try:
         sys.stdout.flush()
     except OSError:

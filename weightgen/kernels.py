@@ -723,15 +723,20 @@ def _mills(x):
     return (1.0 - y * (1.0 - y * (3.0 - y * (15.0 - y * 105.0)))) / x
 
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(64)
+@functools.lru_cache(maxsize=1)
+def _gauss_legendre():
+    """64-point Gauss-Legendre nodes and weights (built on first use: importing
+    numpy.polynomial costs start-up time every command would pay)."""
+    return np.polynomial.legendre.leggauss(64)
 
 
 def _J(a, w):
     """int_a^{a+w} exp((a^2 - z^2)/2) dz = int_0^w exp(-a t - t^2/2) dt, a>=0."""
     if w == math.inf or w * (a + 0.5 * w) > 50.0:
         return _mills(a)                       # remaining term < e^-50 relative
-    t = 0.5 * w * (_GL_X + 1.0)
-    return float(0.5 * w * np.dot(_GL_W, np.exp(-a * t - 0.5 * t * t)))
+    nodes, weights = _gauss_legendre()
+    t = 0.5 * w * (nodes + 1.0)
+    return float(0.5 * w * np.dot(weights, np.exp(-a * t - 0.5 * t * t)))
 
 
 def choose_truncnorm_method(lower, upper):

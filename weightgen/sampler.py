@@ -247,7 +247,7 @@ def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.n
 def _draw_fill(distribution: Distribution, dtype: str, seed: int) -> BlockFill:
     """Draws from ``distribution`` (real or complex) into blocks of the target dtype."""
     target = dtypes.numpy_dtype(dtype)
-    shift = distribution.mean
+    shift = _mean_guess(distribution)
     if dtypes.is_complex(dtype):
         from weightgen.complex_kernels import kernel_for as complex_kernel_for
 
@@ -283,6 +283,16 @@ def _draw_fill(distribution: Distribution, dtype: str, seed: int) -> BlockFill:
         return block_moments(out, shift)
 
     return cast_block
+
+
+def _mean_guess(distribution: Distribution) -> float | None:
+    """A cheap guess of a block's mean, to sum its statistics about (see ``block_moments``).
+
+    A truncated normal's exact mean needs quadrature, whose LAPACK call wakes BLAS's
+    threads, which then spin beside the workers: its parent's mean will do.
+    """
+    guess = getattr(distribution, "mean_", None)
+    return guess if guess is not None else distribution.mean
 
 
 def _index_fill(fill: Callable[[int, Any], None]) -> BlockFill:

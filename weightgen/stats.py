@@ -160,8 +160,10 @@ def _shifted_sums(flat: np.ndarray, centre: float) -> tuple[float, float, float]
     whole = flat[: rows * ROW].reshape(rows, ROW)
     sums = np.einsum("ij->i", whole, out=_buffer("sums", rows, flat.dtype))
     total = float(np.sum(sums, dtype=np.float64))
-    # Row dot products (not einsum "ij,ij->i", whose float32 sums of squares drift by 1e-7).
-    np.matmul(whole[:, None, :], whole[:, :, None], out=sums.reshape(rows, 1, 1))
+    # Squares, then row sums: einsum "ij,ij->i" drifts by 1e-7 in float32, and row dot
+    # products (matmul) wake BLAS's threads, which then spin beside the sampler's.
+    square = np.square(whole, out=_buffer("square", rows * ROW, flat.dtype).reshape(rows, ROW))
+    np.einsum("ij->i", square, out=sums)
     squares = float(np.sum(sums, dtype=np.float64))
     tail = flat[rows * ROW :].astype(np.float64)
-    return total + float(tail.sum()), squares + float(np.dot(tail, tail)), float(c)
+    return total + float(tail.sum()), squares + float(np.square(tail).sum()), float(c)

@@ -9,10 +9,13 @@ them, so blocks can be filled from several threads).
 
 The output is a fixed function of (bit-generator state, len(out), dtype) for a
 fixed sub-chunk size ``CHUNK`` (the keyword ``chunk=`` exists for
-benchmarking only; changing it changes the stream).  Scratch memory is kept
-in per-thread buffers and ``random_raw`` is called for at most 64 KiB at a
-time: on virtual machines a freshly mmap'd 4 KiB page can cost ~1.5 us (a
-page fault + zeroing), more than generating the numbers in it.
+benchmarking only; an odd one changes the stream, even ones do not: every
+sub-chunk takes the next words in order).  A whole block is one sub-chunk,
+so a block costs a handful of numpy calls: each holds the GIL for a
+microsecond or so, and fewer, larger calls let threads scale.  Scratch memory
+is kept in per-thread buffers; ``random_raw`` allocates its result, which
+glibc serves from the heap once a block of that size has been freed (its
+mmap threshold adapts), so it costs no page faults after the first block.
 
 fill_uniform           24 random bits per float32 value (53 for float64);
                        symmetric [-L, L): arithmetic shift + one int->float
@@ -45,9 +48,8 @@ from collections.abc import Callable
 __all__ = ["fill_uniform", "fill_normal", "fill_truncated_normal", "CHUNK",
            "choose_truncnorm_method", "kernel_for"]
 
-CHUNK = 1 << 16          # elements per sub-chunk (bench: 2^14..2^18 within 4%)
-_RAW_WORDS = 1 << 13     # words per random_raw call (64 KiB: below glibc's
-                         # 128 KiB mmap/trim thresholds -> no page faults)
+CHUNK = 1 << 18          # elements per sub-chunk: a whole block (one thread:
+                         # 2^14..2^18 within 4%; two threads: fewest GIL hand-offs)
 _MAXM = 16000            # max proposals per rejection round (temporaries,
                          # incl. numpy's internal index arrays, < 128 KiB)
 
@@ -78,17 +80,8 @@ def _buf(name, n, dtype):
 
 
 def _raw(bg, nwords):
-    """nwords raw 64-bit words in a per-thread scratch buffer.  random_raw
-    always allocates its result; fetching at most 64 KiB per call keeps the
-    allocation on the malloc heap (an mmap'd block can cost ~1.5 us per 4 KiB
-    page fault, i.e. more than generating the numbers)."""
-    if nwords <= _RAW_WORDS:
-        return bg.random_raw(nwords)
-    b = _buf("raw", nwords, np.uint64)
-    for i in range(0, nwords, _RAW_WORDS):
-        k = min(_RAW_WORDS, nwords - i)
-        b[i:i + k] = bg.random_raw(k)
-    return b
+    """nwords raw 64-bit words, a fresh array (the caller may work in it)."""
+    return bg.random_raw(nwords)
 
 
 def _bitgen(rng):

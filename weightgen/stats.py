@@ -165,5 +165,7 @@ def _shifted_sums(flat: np.ndarray, centre: float) -> tuple[float, float, float]
     square = np.square(whole, out=_buffer("square", rows * ROW, flat.dtype).reshape(rows, ROW))
     np.einsum("ij->i", square, out=sums)
     squares = float(np.sum(sums, dtype=np.float64))
+    if rows * ROW == flat.size:
+        return total, squares, float(c)
     tail = flat[rows * ROW :].astype(np.float64)
     return total + float(tail.sum()), squares + float(np.square(tail).sum()), float(c)

@@ -345,6 +345,27 @@ def scaling(repeat: int) -> None:
 # -- memory ----------------------------------------------------------------------------------
 
 
+#: The command, run in-process by a wrapper that reports its peak resident memory (VmHWM) at
+#: exit. (getrusage's ru_maxrss would include the benchmark's own memory: a child's maximum
+#: counts what it had between fork and exec.)
+PEAK_REPORTING_CLI = """
+import atexit, sys
+
+def report():
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        import resource
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sys.stderr.write(f"PEAK {peak}\\n")
+
+atexit.register(report)
+from weightgen.cli import main
+main(sys.argv[1:])
+"""
+
+
 def memory_benchmark(gib: float, scratch: str, samples: int = 48) -> tuple[float, bool] | None:
     """Stream ``gib`` GiB of glorot_uniform into an .npy file; peak RSS (MiB) and whether
     sampled blocks equal blocks regenerated alone."""
@@ -361,19 +382,17 @@ def memory_benchmark(gib: float, scratch: str, samples: int = 48) -> tuple[float
         print(f"  skipped: {scratch} has {free / (1 << 30):.1f} GiB free (--scratch DIR elsewhere)")
         return None
     path = os.path.join(scratch, "big.npy")
-    command = [*weightgen_command(), "glorot_uniform", "--shape", f"{side},{side}", "--seed", "7",
-               "-o", path, "-q"]
+    arguments = ["glorot_uniform", "--shape", f"{side},{side}", "--seed", "7", "-o", path, "-q"]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    done = subprocess.run([sys.executable, "-c", PEAK_REPORTING_CLI, *arguments], stderr=subprocess.PIPE,
+                          text=True)
     elapsed = time.perf_counter() - started
-    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    process.returncode = os.waitstatus_to_exitcode(status)
     try:
-        if process.returncode != 0:
-            print(f"  failed: {error.strip()}")
+        peaks = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("PEAK ")]
+        if done.returncode != 0 or not peaks:
+            print(f"  failed: {done.stderr.strip()}")
             return None
-        peak = usage.ru_maxrss / 1024  # KiB on Linux
+        peak = int(peaks[-1]) / 1024
         print(f"  {elapsed:.1f} s ({nbytes / elapsed / 1e9:.2f} GB/s, generation, writing and fsync), "
               f"peak resident memory {peak:.0f} MiB")
         request, spec = build_request("glorot_uniform", shape, seed=7)

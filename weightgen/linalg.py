@@ -18,7 +18,8 @@ import numpy as np
 #: Columns per Householder panel of :func:`householder_q`.
 PANEL = 128
 #: Columns per piece of its trailing updates. Fixed, so the BLAS calls (and so the bits)
-#: never depend on how many threads share the pieces.
+#: never depend on how many threads share the pieces. At least PANEL: the first piece
+#: holds the next panel.
 PIECE = 256
 
 
@@ -60,16 +61,27 @@ def householder_q(a: np.ndarray, threads: int = 1, scale: float = 1.0) -> np.nda
     rows, cols = a.shape
     geqrt = lapack.dgeqrt if a.dtype == np.float64 else lapack.sgeqrt
     panels = [(start, min(cols, start + PANEL)) for start in range(0, cols, PANEL)]
-    factors = []
+    factors: list[np.ndarray] = []
+
+    def factorise(index: int) -> None:
+        """Factorise panel ``index`` in place; its T goes to ``factors``."""
+        start, stop = panels[index]
+        v, t, info = geqrt(stop - start, a[start:, start:stop])
+        if info != 0:  # pragma: no cover - geqrt only fails on bad arguments
+            raise RuntimeError(f"geqrt failed ({info})")
+        a[start:, start:stop] = v
+        factors.append(t)
+
     pool = _pool(threads)
     try:
-        for start, stop in panels:
-            v, t, info = geqrt(stop - start, a[start:, start:stop])
-            if info != 0:  # pragma: no cover - geqrt only fails on bad arguments
-                raise RuntimeError(f"geqrt failed ({info})")
-            a[start:, start:stop] = v
-            factors.append(t)
-            _apply_reflectors(pool, a, start, stop, cols, _reflectors(v, stop - start), t.T)
+        factorise(0)
+        for index, (start, stop) in enumerate(panels):
+            # Look-ahead: the first piece holds the next panel, which is factorised as soon
+            # as that piece is updated, while the other pieces are still being updated.
+            after_first = (lambda following=index + 1: factorise(following)) if index + 1 < len(panels) else None
+            t = factors[index]
+            _apply_reflectors(pool, a, start, stop, cols, _reflectors(a[start:, start:stop], stop - start),
+                              t.T, after_first)
         signs = np.sign(np.diagonal(a)).astype(a.dtype)
         signs[signs == 0] = 1
         for (start, stop), t in zip(reversed(panels), reversed(factors)):
@@ -103,12 +115,15 @@ def _pool(threads: int) -> Any:
 
 
 def _apply_reflectors(pool: Any, a: np.ndarray, start: int, stop: int, cols: int, v: np.ndarray,
-                      t: np.ndarray) -> None:
-    """``a[start:, stop:] -= V (t (Vᵀ a[start:, stop:]))``, piece by piece."""
+                      t: np.ndarray, after_first: Callable[[], None] | None = None) -> None:
+    """``a[start:, stop:] -= V (t (Vᵀ a[start:, stop:]))``, piece by piece; ``after_first``
+    runs right after the first piece, on the same thread."""
 
     def piece(first: int) -> None:
         target = a[start:, first : min(cols, first + PIECE)]
         target -= v @ (t @ (v.T @ target))
+        if first == stop and after_first is not None:
+            after_first()
 
     firsts = range(stop, cols, PIECE)
     if pool is None:

@@ -11,16 +11,16 @@ from __future__ import annotations
 import math
 import signal
 import sys
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from weightgen._version import __version__
-from weightgen.dtypes import ALL as ALL_DTYPES
 from weightgen.errors import ExitCode, WeightgenError
-from weightgen.params import Param
 from weightgen.registry import InitializerSpec, registry
+
+if TYPE_CHECKING:
+    from weightgen.params import Param
 
 FORMAT_NAMES = ("npy", "npz", "hdf5", "safetensors")
 COMPRESSIONS = ("gzip", "lzf")
@@ -190,6 +190,7 @@ def cli() -> None:
       weightgen he_normal --shape 3,3,64,128 --seed 7 -o - | ...
       weightgen INITIALIZER --help      its parameters and options
       weightgen list                    every initializer
+      weightgen batch spec.toml -o model.h5
     """
 
 
@@ -202,6 +203,47 @@ def list_command(as_json: bool, family: str | None) -> None:
     from weightgen import listing
 
     listing.show(family=family, as_json=as_json)
+
+
+@cli.command("batch", context_settings=CONTEXT)
+@click.argument("spec", metavar="SPEC|-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write every tensor into this container (.npz, .h5, .safetensors; '-' is stdout, .npz "
+                   "unless --format). Overrides the spec's output.")
+@click.option("--output-dir", metavar="DIR", type=click.Path(file_okay=False), default=None,
+              help="Write one .npy per tensor here instead (dense_1/kernel -> DIR/dense_1/kernel.npy).")
+@click.option("--format", type=Choices(FORMAT_NAMES), default=None, help="Override the format -o implies.")
+@click.option("--seed", metavar="N", default=None,
+              help="Master seed (overrides the spec's); each tensor's seed derives from it and the tensor's name.")
+@click.option("--force", is_flag=True, help="Replace existing entries (or .npy files) of the same names.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Worker threads [default: the CPUs this process may use]; never changes the values.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON line per tensor (on stderr when stdout carries data).")
+@click.option("-q", "--quiet", is_flag=True, help="Print no summary.")
+def batch_command(spec: str, output: str | None, output_dir: str | None, format: str | None, seed: str | None,
+                  force: bool, threads: int | None, as_json: bool, quiet: bool) -> None:
+    """Many tensors from one TOML or JSON spec, into one file.
+
+    The spec holds a master seed, defaults for every tensor (dtype, layout, compression),
+    an optional output, and [[tensor]] tables of name, init, shape and the initializer's
+    parameters. Each tensor's seed derives from the master seed and its name alone. The
+    whole spec is checked before anything is generated.
+
+    \b
+      weightgen batch examples/mlp.toml -o mlp.h5
+      weightgen batch spec.json --output-dir weights/ --seed 7
+    """
+    from weightgen import batch, report
+
+    planned = batch.plan_batch(spec, seed=seed, output=output, output_dir=output_dir, format=format, force=force)
+    with report.progress(planned.nbytes, "batch", enabled=not quiet) as advance:
+        done = batch.run_batch(planned, threads=threads, progress=advance, keep_arrays=False)
+    if not quiet:
+        where = done.output or done.output_dir
+        how = "one .npy per tensor" if done.output_dir is not None else done.format
+        report.show_batch(done.summaries(), output=where, format_name=how, seed=done.seed, seconds=done.seconds,
+                          as_json=as_json)
 
 
 def _exit_code_for(error: BaseException) -> int:
@@ -270,6 +312,3 @@ def _flush_quietly() -> None:
         except OSError:
             pass
 
-
-def _unused(*_: Callable[..., Any]) -> None:  # pragma: no cover
-    del ALL_DTYPES

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from weightgen._version import __version__
+from weightgen.completion import entry_name_completer
 from weightgen.errors import ExitCode, WeightgenError
 from weightgen.registry import InitializerSpec, registry
 
@@ -84,11 +85,12 @@ def output_options(spec: InitializerSpec) -> list[click.Option]:
                      help="Data type of the tensor."),
         click.Option(["--seed"], metavar="N", default=None,
                      help="Non-negative integer of any size; drawn and reported when omitted."),
-        click.Option(["-o", "--output"], metavar="FILE|-", default=None,
+        click.Option(["-o", "--output"], metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True),
+                     default=None,
                      help="Write here; the extension picks the format; '-' is stdout. Without it only the summary is shown."),
         click.Option(["--format"], type=Choices(FORMAT_NAMES), default=None,
                      help="Override the format the extension implies."),
-        click.Option(["--name"], default="weight", show_default=True,
+        click.Option(["--name"], default="weight", show_default=True, shell_complete=entry_name_completer("output"),
                      help="Entry name inside a container (npz key, HDF5 path, safetensors key)."),
         click.Option(["--force"], is_flag=True,
                      help="Replace an existing .npy file, or the entry of the same name in a container."),

@@ -287,6 +287,25 @@ def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     sys.exit(code)
 
 
+def run(prog_name: str | None = None) -> None:
+    """The ``weightgen`` command: :func:`main`, tuned for a process that ends with it.
+
+    Cyclic garbage collection is paused for the whole run, and everything is frozen before
+    the interpreter shuts down: otherwise the collector scans the hundreds of thousands of
+    objects numpy and friends create at import, several times during imports and again at
+    exit, which costs a small command a sizeable share of its time (``benchmarks/
+    startup.py``). Memory is still freed by reference counting; weightgen's work creates no
+    cyclic garbage worth collecting. Python callers use :func:`main`, which changes nothing.
+    """
+    import gc
+
+    gc.disable()
+    try:
+        main(prog_name=prog_name)
+    finally:
+        gc.freeze()
+
+
 def _terminate(signum: int, frame: Any) -> None:
     """SIGTERM unwinds like Ctrl-C, so temporary files are removed."""
     raise KeyboardInterrupt

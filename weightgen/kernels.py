@@ -13,7 +13,7 @@ import numpy as np
 
 from weightgen.distributions import Distribution, Normal, TruncatedNormal, Uniform
 
-Kernel = Callable[[np.random.Generator, np.ndarray], None]
+Kernel = Callable[["np.random.Generator", np.ndarray], None]  # a string: np.random imports lazily
 
 
 def fill_uniform(rng: np.random.Generator, out: np.ndarray, low: float, high: float) -> None:

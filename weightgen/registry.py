@@ -10,23 +10,26 @@ resolve functions import what they need when they run.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weightgen import dtypes as dtype_names
 from weightgen.errors import UnknownInitializerError
-from weightgen.fans import Fans, layout_fans
-from weightgen.params import Param
-from weightgen.plan import Plan, PlanInput
+
+if TYPE_CHECKING:  # imported by the families when the registry is built, not by `import weightgen`
+    from weightgen.fans import Fans
+    from weightgen.params import Param
+    from weightgen.plan import Plan, PlanInput
 
 FAMILIES = ("keras", "torch", "jax", "custom")
 
-FanRule = Callable[[Sequence[int], str, Mapping[str, Any]], Fans]
+FanRule = Callable[[Sequence[int], str, Mapping[str, Any]], "Fans"]
 
 
 def default_fan_rule(shape: Sequence[int], layout: str, params: Mapping[str, Any]) -> Fans:
+    from weightgen.fans import layout_fans
+
     return layout_fans(shape, layout)
 
 
@@ -110,6 +113,8 @@ class Registry:
         return spec
 
     def suggestions(self, name: str) -> list[str]:
+        import difflib
+
         pool = {n.lower(): n for n in self._names}
         close = difflib.get_close_matches(name.lower().replace("-", "_"), list(pool), n=3, cutoff=0.6)
         seen: list[str] = []

@@ -15,8 +15,8 @@ supports in ``InitializerSpec.streams``. Importing this package imports no numpy
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from weightgen.errors import DtypeError, ParameterError
@@ -43,15 +43,8 @@ class Stream:
     seed_reason: str = ""
     #: The module whose ``sample(request, spec, plan)`` produces the tensor (None: the core sampler).
     module: str | None = None
-    #: Refuses an (initializer, dtype) the framework itself fails on: returns the reason, or None.
-    refuse: Callable[[str, str], str | None] | None = None
-
-
-def _keras_refusal(initializer: str, dtype: str) -> str | None:
-    if initializer == "orthogonal" and dtype == "float16":
-        return ("Keras's NumPy backend fails on it (numpy.linalg.qr has no float16 kernel); "
-                "use --dtype float32 and cast, or --rng weightgen")
-    return None
+    #: (initializer, dtype) pairs the framework itself fails on, and why.
+    refusals: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 STREAMS: dict[str, Stream] = {
@@ -60,12 +53,18 @@ STREAMS: dict[str, Stream] = {
         Stream(DEFAULT, "weightgen's fast, block-parallel stream"),
         Stream("keras", "what Keras 3 gives with its NumPy backend (KERAS_BACKEND=numpy)",
                seed_limit=2**32, seed_reason="Keras's NumPy backend stores the seed as uint32",
-               module="weightgen.streams.keras", refuse=_keras_refusal),
+               module="weightgen.streams.keras",
+               refusals={("orthogonal", "float16"): "Keras's NumPy backend fails on it "
+                                                    "(numpy.linalg.qr has no float16 kernel)"}),
         Stream("jax", "what jax.nn.initializers give with jax.random.key(seed) on CPU",
                seed_limit=2**32,
-               seed_reason="a threefry key holds it in 32 bits (larger seeds differ between "
-                           "JAX's 32- and 64-bit modes)",
-               module="weightgen.streams.jax"),
+               seed_reason="JAX keeps only a seed's low 32 bits unless jax_enable_x64 is on, "
+                           "so a larger seed has no single answer",
+               module="weightgen.streams.jax",
+               refusals={(name, dtype): "JAX fails on it (its CPU QR is LAPACK's, which has no "
+                                        "16-bit kernel)"
+                         for name in ("jax.orthogonal", "jax.delta_orthogonal")
+                         for dtype in ("float16", "bfloat16")}),
     )
 }
 
@@ -90,9 +89,10 @@ def check(name: str, spec: InitializerSpec, dtype: str) -> Stream:
             f"--rng {name} does not reproduce {spec.name} ({spec.family} family); "
             f"{spec.name} takes --rng {' or '.join(spec.rngs)}."
         )
-    reason = stream.refuse(spec.name, dtype) if stream.refuse is not None else None
+    reason = stream.refusals.get((spec.name, dtype))
     if reason:
-        raise DtypeError(f"--rng {name} cannot give {spec.name} in {dtype}: {reason}.")
+        raise DtypeError(f"--rng {name} cannot give {spec.name} in {dtype}: {reason}; use "
+                         "--dtype float32 and cast, or --rng weightgen.")
     return stream
 
 

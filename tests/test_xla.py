@@ -45,6 +45,16 @@ def test_fma_is_correctly_rounded(dtype, fma):
         assert float(got[i]) == want, (a[i], b[i], c[i])
 
 
+def test_fma32_rounds_once_where_the_float64_sum_is_halfway():
+    """a·b + c = 1 + 2⁻²³ + 2⁻²⁴ − 2⁻⁵⁴: float64 rounds it to the float32 halfway point,
+    whose tie goes up; one correct rounding goes down, to c."""
+    a, b, c = (np.float32(2**-12 * (1 + 2**-15)), np.float32(2**-12 * (1 - 2**-15)),
+               np.float32(1 + 2**-23))
+    twice = np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+    assert twice != c and xla.fma32(a, b, c) == c
+    assert xla.fma32(np.array([a] * 3), b, c).tolist() == [float(c)] * 3
+
+
 def test_fma_differs_from_two_roundings():
     """The reason to emulate it: a*b + c rounded twice is often another number."""
     rng = np.random.default_rng(1)

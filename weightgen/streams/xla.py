@@ -65,10 +65,23 @@ def _add_round_to_odd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def fma32(a, b, c) -> np.ndarray:
-    """float32 ``fma(a, b, c)``, correctly rounded."""
-    a, b, c = (np.asarray(v, np.float32).astype(np.float64) for v in (a, b, c))
+    """float32 ``fma(a, b, c)``, correctly rounded.
+
+    The float64 product of two float32s is exact, so ``a * b + c`` in float64 is rounded
+    once, and rounding it to float32 is a second rounding. The two give another result
+    than one correct rounding only where the float64 sum lies exactly halfway between two
+    float32s (or among float32 subnormals); those few sums are redone rounded to odd.
+    """
+    a, b, c = np.broadcast_arrays(*(np.asarray(v, np.float32).astype(np.float64)
+                                    for v in (a, b, c)))
     with np.errstate(invalid="ignore", over="ignore"):
-        return _add_round_to_odd(a * b, c).astype(np.float32)
+        product = a * b
+        total = np.array(product + c)
+        halfway = (((total.view(np.int64) & 0x1FFFFFFF) == 0x10000000)
+                   | (np.abs(total) < 2.0**-125))
+        if halfway.any():
+            total[halfway] = _add_round_to_odd(product[halfway], c[halfway])
+    return total.astype(np.float32)
 
 
 _DEKKER = np.float64(134217729.0)  # 2**27 + 1

@@ -62,6 +62,27 @@ def run_installed(*args: str, input: bytes | None = None, cwd: str | None = None
     return Run(list(args), done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
 
 
+def entry_names(path) -> list[str]:
+    """The entries of a container, as its own client lists them (numpy, h5py, safetensors)."""
+    path = str(path)
+    if path.endswith(".npz"):
+        import numpy as np
+
+        with np.load(path) as archive:
+            return list(archive.files)
+    if path.endswith(".h5"):
+        import h5py
+
+        found: list[str] = []
+        with h5py.File(path, "r") as file:
+            file.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) else None)
+        return found
+    from safetensors import safe_open
+
+    with safe_open(path, "np") as file:
+        return list(file.keys())
+
+
 @pytest.fixture
 def cli():
     return run_cli

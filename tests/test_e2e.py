@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from conftest import run_installed, weightgen_command
+from conftest import entry_names, run_installed, weightgen_command
 
 
 def test_readme_first_command(tmp_path):
@@ -77,3 +77,207 @@ def test_writing_to_a_full_device_is_one_line():
                               stdout=full, stderr=subprocess.PIPE, text=True)
     assert done.returncode == 1
     assert done.stderr.startswith("Error: cannot write stdout") and done.stderr.count("\n") == 1
+
+
+# -- containers, concurrency and nothing lost, in real processes -----------------------------
+
+import resource  # noqa: E402
+import shlex  # noqa: E402
+import zipfile  # noqa: E402
+
+import pytest  # noqa: E402
+
+CONTAINER_EXTENSIONS = [".npz", ".h5", ".safetensors"]
+ALL_EXTENSIONS = [".npy", *CONTAINER_EXTENSIONS]
+
+
+@pytest.mark.parametrize("extension", CONTAINER_EXTENSIONS)
+def test_a_parallel_shell_loop_builds_one_container(tmp_path, extension):
+    """50 entries, 8 processes at a time, into one file: every entry lands."""
+    command = " ".join(shlex.quote(part) for part in weightgen_command())
+    loop = (f"seq 1 50 | xargs -P 8 -I{{}} {command} random_normal --shape 64,32 --seed {{}} "
+            f"-o m{extension} --name layer_{{}}/kernel -q")
+    done = subprocess.run(["bash", "-c", loop], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    target = tmp_path / f"m{extension}"
+    assert sorted(entry_names(target)) == sorted(f"layer_{i}/kernel" for i in range(1, 51))
+    assert os.listdir(tmp_path) == [target.name]
+    from weightgen import formats, generate
+
+    stored = formats.read_entries(str(target))
+    for i in (1, 17, 50):
+        assert stored[f"layer_{i}/kernel"]["seed"] == str(i)
+    if extension == ".npz":
+        with np.load(target) as archive:
+            assert np.array_equal(archive["layer_17/kernel"], generate("random_normal", (64, 32), seed=17).array)
+
+
+def _temp_file_of(pid: int, folder) -> str | None:
+    """The temporary file a weightgen process is writing in ``folder``, once it holds data."""
+    fds = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(fds)
+    except OSError:
+        return None
+    for fd in names:
+        try:
+            where = os.readlink(f"{fds}/{fd}")
+            size = os.stat(f"{fds}/{fd}").st_size
+        except OSError:
+            continue
+        if where.startswith(str(folder) + "/") and ("(deleted)" in where or where.endswith(".part")) and size:
+            return f"{fds}/{fd}"
+    return None
+
+
+def _signal_mid_write(args, folder, signum):
+    """Start weightgen, wait until it is writing its temporary file, freeze it, check that it
+    has not committed, then deliver ``signum``. Returns (exit code, stderr)."""
+    process = subprocess.Popen([*weightgen_command(), *args], cwd=folder, stderr=subprocess.PIPE,
+                               env={**os.environ, "NO_COLOR": "1"})
+    deadline = time.monotonic() + 120
+    while (temp := _temp_file_of(process.pid, folder)) is None:
+        assert process.poll() is None, "weightgen finished before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    process.send_signal(signal.SIGSTOP)
+    assert os.path.exists(temp), "the write was over before the signal"
+    process.send_signal(signum)
+    process.send_signal(signal.SIGCONT)
+    _, stderr = process.communicate(timeout=120)
+    return process.returncode, stderr.decode()
+
+
+def _prepare(folder, extension) -> bytes:
+    """An existing file to protect: a container with one entry, or a .npy file."""
+    target = folder / f"m{extension}"
+    done = run_installed("he_normal", "--shape", "64,64", "--seed", "1", "-o", str(target), "--name", "old", "-q")
+    assert done.exit_code == 0, done
+    return target.read_bytes()
+
+
+BIG = ["random_normal", "--shape", "6000,6000", "--seed", "2", "-q"]
+
+
+@pytest.mark.parametrize("extension", ALL_EXTENSIONS)
+def test_ctrl_c_mid_write_leaves_the_old_file_exactly(tmp_path, extension):
+    original = _prepare(tmp_path, extension)
+    code, stderr = _signal_mid_write([*BIG, "-o", f"m{extension}", "--name", "new", "--force"], tmp_path,
+                                     signal.SIGINT)
+    assert code == 130, stderr
+    assert stderr.strip() == "Error: interrupted"  # click adds a newline after ^C
+    assert (tmp_path / f"m{extension}").read_bytes() == original
+    assert os.listdir(tmp_path) == [f"m{extension}"]
+
+
+@pytest.mark.parametrize("extension", ALL_EXTENSIONS)
+def test_a_crash_mid_write_leaves_the_old_file_and_no_temporary_file(tmp_path, extension):
+    original = _prepare(tmp_path, extension)
+    code, _ = _signal_mid_write([*BIG, "-o", f"m{extension}", "--name", "new", "--force"], tmp_path,
+                                signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    target = tmp_path / f"m{extension}"
+    assert target.read_bytes() == original
+    # Only the (empty) lock file of a container update may survive a kill -9 ...
+    assert set(os.listdir(tmp_path)) <= {target.name, f".{target.name}.lock"}
+    # ... and the next write removes it.
+    assert run_installed("zeros", "--shape", "3", "-o", str(target), "--name", "after", "--force", "-q").exit_code == 0
+    assert os.listdir(tmp_path) == [target.name]
+
+
+@pytest.mark.parametrize("extension", ALL_EXTENSIONS)
+def test_a_full_disk_mid_write_is_one_line_and_the_old_file_stays(tmp_path, extension):
+    original = _prepare(tmp_path, extension)
+    limit = len(original) + 3_000_000  # the file-size limit a full disk stands for, mid-tensor
+    done = subprocess.run([*weightgen_command(), *BIG[:1], "--shape", "2000,2000", "-q", "-o", f"m{extension}",
+                           "--name", "new", "--force"], cwd=tmp_path, capture_output=True, text=True,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    assert done.returncode == 1
+    assert done.stderr == f"Error: cannot write m{extension}: File too large\n"
+    assert (tmp_path / f"m{extension}").read_bytes() == original
+    assert os.listdir(tmp_path) == [f"m{extension}"]
+
+
+@pytest.mark.parametrize("format_name", ["npy", "npz", "safetensors"])
+def test_stdout_on_a_full_device_is_one_line(format_name):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([*weightgen_command(), "zeros", "--shape", "100000", "-o", "-", "--format",
+                               format_name, "-q"], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 1
+    assert done.stderr == "Error: cannot write stdout: No space left on device\n"
+
+
+@pytest.mark.parametrize("format_name", ["npy", "npz", "safetensors"])
+def test_a_broken_pipe_is_one_line(format_name):
+    process = subprocess.Popen([*weightgen_command(), "random_normal", "--shape", "2000,2000", "-o", "-",
+                                "--format", format_name, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert len(process.stdout.read(100)) == 100
+    process.stdout.close()  # the reader goes away, as `| head -c 100` would
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1
+    assert stderr == "Error: cannot write stdout: Broken pipe\n"
+
+
+def test_ctrl_c_while_blocked_on_a_full_pipe():
+    process = subprocess.Popen([*weightgen_command(), "random_normal", "--shape", "2000,2000", "-o", "-",
+                                "--format", "safetensors", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert len(process.stdout.read(1)) == 1  # it is writing; nobody reads on, so it blocks
+    process.send_signal(signal.SIGINT)
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 130 and stderr.strip() == "Error: interrupted"
+    process.stdout.close()
+
+
+def test_ctrl_c_while_waiting_for_the_container_lock(tmp_path):
+    from weightgen.formats.atomic import TargetLock, lock_path_for
+
+    original = _prepare(tmp_path, ".h5")
+    target = tmp_path / "m.h5"
+    lock = TargetLock(str(target))
+    try:
+        process = subprocess.Popen([*weightgen_command(), "zeros", "--shape", "3", "-o", str(target),
+                                    "--name", "new", "-q"], stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while lock_path_for(str(target)) not in _open_files(process.pid):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.1)  # now blocked in flock
+        process.send_signal(signal.SIGINT)
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 130 and stderr.strip() == "Error: interrupted"
+    finally:
+        lock.release()
+    assert target.read_bytes() == original and os.listdir(tmp_path) == ["m.h5"]
+
+
+def _open_files(pid: int) -> set[str]:
+    """The paths a process has open (fds come and go while we look: skip those)."""
+    found = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return found
+    for fd in fds:
+        try:
+            found.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return found
+
+
+def test_hdf5_to_stdout_exits_2_in_a_real_process():
+    done = run_installed("zeros", "--shape", "3", "-o", "-", "--format", "hdf5")
+    assert done.exit_code == 2 and done.stdout == b""
+    assert done.stderr == "Error: hdf5 cannot be written to stdout (-o -); write a file with -o FILE.\n"
+
+
+def test_npz_streamed_to_stdout_loads_in_numpy():
+    done = run_installed("he_uniform", "--shape", "30,20", "--seed", "3", "-o", "-", "--format", "npz",
+                         "--name", "dense/kernel", "-q")
+    assert done.exit_code == 0, done
+    with zipfile.ZipFile(io.BytesIO(done.stdout)) as archive:
+        assert archive.namelist() == ["dense/kernel.npy"]
+    with np.load(io.BytesIO(done.stdout)) as archive:
+        assert archive["dense/kernel"].shape == (30, 20)

@@ -210,3 +210,19 @@ def test_cli_completes_the_streams_of_an_initializer():
     completion = ShellComplete(cli, {}, "weightgen", "_WEIGHTGEN_COMPLETE")
     values = [item.value for item in completion.get_completions(["he_normal", "--rng"], "")]
     assert values == ["weightgen", "keras"]
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".safetensors", ".npz"])
+def test_provenance_names_the_stream_and_regenerates_the_tensor(tmp_path, suffix):
+    from weightgen import formats
+
+    target = str(tmp_path / f"model{suffix}")
+    written = weightgen.generate("he_normal", (20, 30), seed=77, rng="keras", output=target,
+                                 name="dense/kernel")
+    record = formats.read_provenance(target, "dense/kernel")
+    assert record["rng"] == "keras"
+    params = {k: v for k, v in record["params"].items() if v is not None}
+    again = weightgen.generate(record["initializer"], record["shape"], dtype=record["dtype"],
+                               seed=int(record["seed"]), rng=record["rng"], **params)
+    assert again.array.tobytes() == written.array.tobytes()
+    assert not np.array_equal(again.array, weightgen.generate("he_normal", (20, 30), seed=77).array)

@@ -24,6 +24,7 @@ from weightgen.registry import InitializerSpec, registry
 from weightgen.streams import STREAMS
 
 FORMAT_NAMES = ("npy", "npz", "hdf5", "safetensors")
+COMPRESSIONS = ("gzip", "lzf")
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -93,7 +94,10 @@ def output_options(spec: InitializerSpec) -> list[click.Option]:
                      help="Override the format the extension implies."),
         click.Option(["--name"], default="weight", show_default=True,
                      help="Entry name inside a container (npz key, HDF5 path, safetensors key)."),
-        click.Option(["--force"], is_flag=True, help="Replace an existing file or entry."),
+        click.Option(["--force"], is_flag=True,
+                     help="Replace an existing .npy file, or the entry of the same name in a container."),
+        click.Option(["--compression"], type=Choices(COMPRESSIONS), default=None,
+                     help="Compress the entry: gzip or lzf for HDF5, gzip for .npz."),
     ]
     if spec.uses_fans:
         options += [
@@ -116,8 +120,8 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
     """The subcommand that generates with ``spec``."""
 
     def callback(shape: str, dtype: str, seed: str | None, output: str | None, format: str | None,
-                 name: str, force: bool, threads: int | None, as_json: bool, quiet: bool,
-                 rng: str, layout: str | None = None, fan_in: float | None = None,
+                 name: str, force: bool, compression: str | None, threads: int | None, as_json: bool,
+                 quiet: bool, rng: str, layout: str | None = None, fan_in: float | None = None,
                  fan_out: float | None = None, **given: Any) -> None:
         from weightgen import dtypes, report
         from weightgen.generation import build_request, generate
@@ -131,7 +135,8 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
             result = generate(spec.name, request.shape, dtype=request.dtype, seed=request.seed,
                               layout=layout, fan_in=fan_in, fan_out=fan_out, threads=threads,
                               output=output, format=format, name=name, force=force,
-                              progress=advance, rng=request.rng, **params)
+                              compression=compression, progress=advance, rng=request.rng,
+                              **params)
         if not quiet:
             report.show_summary(result.summary(), as_json=as_json, stdout_has_data=output == "-")
 

@@ -62,8 +62,11 @@ class Result:
         return self.plan.fans
 
     def provenance(self) -> dict[str, Any]:
-        """What a file should store to let anyone regenerate this tensor."""
-        return provenance(self.request, self.spec)
+        """What a file should store to let anyone regenerate this tensor (and, under
+        ``resolved``, what the parameters came to: fans, the std or limit used)."""
+        data = provenance(self.request, self.spec)
+        data["resolved"] = _jsonable(dict(self.plan.resolved))
+        return data
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary (SPEC §2): one object per tensor."""
@@ -195,6 +198,7 @@ def generate(
     format: str | None = None,
     name: str = DEFAULT_NAME,
     force: bool = False,
+    compression: str | None = None,
     progress: Callable[[int], None] | None = None,
     rng: str = streams.DEFAULT,
     **params: Any,
@@ -205,7 +209,12 @@ def generate(
     >>> result.array.shape, result.plan.resolved["limit"]
     ((256, 128), 0.125)
 
-    ``progress(n)``, if given, is called with the bytes of each finished block.
+    ``format`` overrides the format ``output``'s extension implies. ``name`` is the entry
+    inside a container (``.npz``, HDF5, ``.safetensors``); writing into an existing
+    container adds the entry and keeps the others, and ``force`` replaces an entry of the
+    same name (or an existing ``.npy`` file). ``compression`` is ``gzip`` or ``lzf`` for
+    HDF5, ``gzip`` for ``.npz``. ``progress(n)``, if given, is called with the bytes of
+    each finished block.
 
     ``rng`` picks the random stream: ``"weightgen"`` (the fast, block-parallel default), or
     ``"keras"``/``"jax"`` for the bytes that framework gives for the same seed (in memory,
@@ -224,8 +233,9 @@ def generate(
                                   rng=rng)
     plan = resolve(request, spec)
     format_name = formats.format_for(output, format)
+    formats.check_compression(compression)
     if output is not None:
-        formats.check_writable(format_name, output, request.dtype, force)
+        formats.check_writable(format_name, output, request.dtype, force, request.name, compression)
     started = time.perf_counter()
     if request.rng == streams.DEFAULT:
         sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress)
@@ -234,9 +244,11 @@ def generate(
     seconds = time.perf_counter() - started
     result = Result(request, spec, plan, sampled.array, sampled.moments, seconds, output, format_name)
     if output is not None:
-        entry = formats.Entry(request.name, request.shape, request.dtype, result.provenance())
+        entry = formats.Entry(request.name, request.shape, request.dtype, result.provenance(), compression)
+        flat = sampled.array.reshape(-1)
         with formats.open_writer(format_name, output, entry, force) as writer:
-            writer.write(sampled.array.reshape(-1))
+            for start in range(0, flat.size, seeding.BLOCK_SIZE):
+                writer.write(flat[start:start + seeding.BLOCK_SIZE])
         result.seconds = time.perf_counter() - started
     return result
 

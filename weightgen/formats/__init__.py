@@ -1,30 +1,117 @@
-"""Format writers (and, later, readers) behind one interface, one module per format."""
+"""Format writers and readers behind one interface, one module per format.
+
+Each format's module is imported only when that format is used, so writing ``.npy``
+never imports h5py.
+"""
 
 from __future__ import annotations
 
-from weightgen.formats.base import EXTENSIONS, FORMATS, STDOUT, Entry, Writer, format_for
+import importlib
+import os
+from types import ModuleType
+from typing import Any
 
-__all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "Entry", "Writer", "format_for", "open_writer"]
+from weightgen.errors import InputError, OutputError, UsageError, WeightgenError
+from weightgen.formats.base import (EXTENSIONS, FORMATS, STDOUT, Entry, FileWriter, Writer, duplicate_error,
+                                    format_for, refuse_existing)
+
+__all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "COMPRESSIONS", "Entry", "Writer", "format_for", "open_writer",
+           "check_writable", "read_entries", "read_provenance"]
+
+#: Every ``--compression`` value some format takes.
+COMPRESSIONS = ("gzip", "lzf")
+
+
+def format_module(format_name: str) -> ModuleType:
+    """The module that implements ``format_name`` (see :mod:`weightgen.formats.base`)."""
+    if format_name not in EXTENSIONS:
+        raise UsageError(f"Invalid value for --format: expected one of {', '.join(FORMATS)} (got {format_name!r}).")
+    return importlib.import_module(f"weightgen.formats.{format_name}")
 
 
 def open_writer(format_name: str, target: str, entry: Entry, force: bool = False) -> Writer:
     """A writer for ``entry`` into ``target`` (a path or ``-``) in ``format_name``."""
-    if format_name == "npy":
-        from weightgen.formats.npy import NpyWriter
-
-        return NpyWriter(target, entry, force)
-    from weightgen.errors import UsageError
-
-    raise UsageError(f"Writing {format_name} is not supported yet; use .npy.")
+    writer: type[FileWriter] = format_module(format_name).WRITER
+    return writer(target, entry, force)
 
 
-def check_writable(format_name: str, target: str, dtype: str, force: bool) -> None:
-    """Refuse up front what a writer would refuse, before any time is spent generating."""
-    from weightgen.formats.base import refuse_existing
+def check_compression(compression: str | None) -> None:
+    if compression is not None and compression not in COMPRESSIONS:
+        raise UsageError(f"Invalid value for --compression: expected gzip or lzf (got {compression!r}).")
 
-    if format_name == "npy":
-        from weightgen.formats.npy import check_dtype
 
-        check_dtype(dtype)
-    if target != STDOUT:
+def check_writable(format_name: str, target: str, dtype: str, force: bool, name: str = "weight",
+                   compression: str | None = None) -> None:
+    """Refuse up front what a writer would refuse, before any time is spent generating.
+
+    Usage errors (exit 2): a dtype or compression the format cannot store, HDF5 on stdout,
+    a bad entry name. Runtime errors (exit 1): an existing file (``.npy``) or entry (a
+    container) without ``force``, or a container that cannot be read.
+    """
+    module = format_module(format_name)
+    check_compression(compression)
+    module.check_dtype(dtype)
+    key = module.entry_name(name)
+    if compression is not None and compression not in module.COMPRESSIONS:
+        takes = f"takes only {' or '.join(module.COMPRESSIONS)}" if module.COMPRESSIONS else "is not compressed"
+        raise UsageError(f"--compression {compression}: {format_name} {takes}; "
+                         "use .h5 for gzip or lzf, or drop --compression.")
+    if target == STDOUT:
+        if not module.WRITER.to_stdout:
+            raise UsageError(f"{format_name} cannot be written to stdout (-o -); write a file with -o FILE.")
+        return
+    if not module.WRITER.merges:
         refuse_existing(target, force)
+        return
+    if not force and os.path.exists(target):
+        try:
+            present = key in _read(module, target)
+        except InputError as error:
+            raise OutputError(f"{error}; move it away or write to another file.") from None
+        if present:
+            raise duplicate_error(target, name)
+
+
+def _read(module: ModuleType, path: str) -> dict[str, Any]:
+    """``module.read_entries(path)``, every failure one :class:`InputError` line."""
+    try:
+        return module.read_entries(path)
+    except OSError as error:
+        if isinstance(error, WeightgenError):
+            raise
+        reason = error.strerror or _reason(error)
+        if error.strerror is None:  # h5py reports a bad file as OSError without errno
+            reason = f"not a valid {_label(module)} file ({reason})"
+        raise InputError(f"cannot read {path}: {reason}") from None
+    except Exception as error:  # each library has its own idea of "corrupt"
+        raise InputError(f"cannot read {path}: not a valid {_label(module)} file ({_reason(error)})") from None
+
+
+def _label(module: ModuleType) -> str:
+    return module.__name__.rsplit(".", 1)[-1]
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def read_entries(path: str, format: str | None = None) -> dict[str, dict[str, Any] | None]:
+    """The entries of a file weightgen can write: name -> provenance (None where there is none).
+
+    ``.npy`` holds one unnamed array and no metadata, so it gives ``{}``. Raises
+    :class:`~weightgen.errors.InputError` for a missing or unreadable file.
+    """
+    format_name = format_for(path, format)
+    assert format_name is not None
+    return _read(format_module(format_name), path)
+
+
+def read_provenance(path: str, name: str | None = None, format: str | None = None) -> dict[str, Any] | None:
+    """The provenance stored with one entry (the only one when ``name`` is None), or None."""
+    format_name = format_for(path, format)
+    assert format_name is not None
+    entries = read_entries(path, format_name)
+    if name is None:
+        return next(iter(entries.values())) if len(entries) == 1 else None
+    return entries.get(format_module(format_name).entry_name(name))

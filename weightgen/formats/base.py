@@ -1,22 +1,30 @@
-"""The writer interface every format implements, and the atomic-write helper they share.
+"""The writer interface every format implements, and the life cycle they share.
 
 A writer receives one tensor as successive C-order blocks (so a tensor larger than
 memory can stream through it), then :meth:`Writer.commit` makes the result visible in
 one rename; :meth:`Writer.abort` (also on any exception) leaves the target as it was.
+
+Each format is one module (``npy``, ``npz``, ``hdf5``, ``safetensors``) that provides:
+
+- ``WRITER``: its :class:`FileWriter` subclass;
+- ``COMPRESSIONS``: the ``--compression`` values it takes;
+- ``check_dtype(dtype)``: refuse a dtype it cannot store (:class:`DtypeError`);
+- ``entry_name(name)``: the entry's name as stored (checked, maybe normalised);
+- ``read_entries(path)``: the entries already in a file, name -> provenance or None.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import stat
 import sys
-import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, ClassVar, TypeVar
 
-from weightgen.errors import OutputError, UsageError
+from weightgen.errors import OutputError, UsageError, WeightgenError
+from weightgen.formats.atomic import AtomicFile, TargetLock, resolve_target
 
 #: Format name -> file extensions (the first is the canonical one).
 EXTENSIONS: dict[str, tuple[str, ...]] = {
@@ -38,6 +46,8 @@ class Entry:
     dtype: str
     #: Provenance (initializer, params, seed, versions), for formats that keep metadata.
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: ``gzip`` or ``lzf`` where the format compresses (HDF5; ``gzip`` also for npz).
+    compression: str | None = None
 
 
 def format_for(path: str | None, explicit: str | None) -> str | None:
@@ -87,80 +97,144 @@ class Writer(ABC):
 
     def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
         if kind is None:
-            self.commit()
+            try:
+                self.commit()
+            except BaseException:
+                self.abort()
+                raise
         else:
             self.abort()
+
+
+T = TypeVar("T")
+
+
+class FileWriter(Writer):
+    """The life cycle every format shares; a format fills in four steps.
+
+    ``_begin(out, existing)`` writes whatever comes before the data (and, for a container,
+    copies the entries it keeps from ``existing``, the old file open for reading, or None);
+    ``_put(block)`` writes data; ``_end()`` finishes the file; ``_discard()`` drops
+    unfinished work without writing anything more. ``out`` is stdout or the temporary
+    file that replaces the target on commit. A container (``merges``) holds the target's
+    :class:`TargetLock` from start to commit, so concurrent updates never lose one another.
+    Every OS error becomes one :class:`OutputError` line naming the target.
+    """
+
+    #: Whether the target's other entries are kept (a container) or the file replaced.
+    merges: ClassVar[bool] = False
+    #: Whether the format can stream to stdout.
+    to_stdout: ClassVar[bool] = True
+
+    def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
+        super().__init__(target, entry, force)
+        self._atomic: AtomicFile | None = None
+        self._lock: TargetLock | None = None
+        self._existing: IO[bytes] | None = None
+        self._finished = False
+        self._guard(self._open)
+
+    def _open(self) -> None:
+        if self.target == STDOUT:
+            if not self.to_stdout:
+                raise UsageError(f"{self.format_label} cannot be written to stdout; write a file with -o FILE.")
+            self._begin(stdout_stream(), None)
+            return
+        path = resolve_target(self.target)
+        if self.merges:
+            self._lock = TargetLock(path)
+            try:
+                self._existing = open(path, "rb")
+            except FileNotFoundError:
+                self._existing = None
+            self._atomic = AtomicFile(path, replace=True)
+        else:
+            refuse_existing(self.target, self.force)
+            self._atomic = AtomicFile(path, replace=self.force)
+        self._begin(self._atomic.file, self._existing)
+
+    @property
+    def format_label(self) -> str:
+        return type(self).__module__.rsplit(".", 1)[-1]
+
+    def _guard(self, action: Callable[..., T], *args: Any) -> T:
+        """Run one step; on any failure abort (the target stays as it was) and say why in one line."""
+        try:
+            return action(*args)
+        except WeightgenError:
+            self.abort()
+            raise
+        except OSError as error:
+            self.abort()
+            raise write_error(self.target, error) from None
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, block: Any) -> None:
+        self._guard(self._put, block)
+
+    def commit(self) -> None:
+        if self._finished:
+            return
+        self._guard(self._end)
+        if self._atomic is not None:
+            self._guard(self._atomic.commit)
+        else:
+            self._guard(sys.stdout.buffer.flush)
+        self._finished = True
+        self._release()
+
+    def abort(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            self._discard()
+        except Exception:
+            pass
+        if self._atomic is not None:
+            self._atomic.abort()
+        self._release()
+
+    def _release(self) -> None:
+        if self._existing is not None:
+            self._existing.close()
+            self._existing = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def refuse_duplicate(self, present: bool) -> None:
+        """Refuse an entry that already exists unless ``--force`` (exit 1, file untouched)."""
+        if present and not self.force:
+            raise duplicate_error(self.target, self.entry.name)
+
+    def corrupt(self, detail: Any) -> OutputError:
+        return OutputError(f"cannot read {self.target}: not a valid {self.format_label} file "
+                           f"({detail}); move it away or write to another file.")
+
+    @abstractmethod
+    def _begin(self, out: IO[bytes], existing: IO[bytes] | None) -> None: ...
+
+    @abstractmethod
+    def _put(self, block: Any) -> None: ...
+
+    def _end(self) -> None:
+        """Finish the file (nothing to do for a format that is done when its data are)."""
+
+    def _discard(self) -> None:
+        """Drop unfinished work, writing nothing more."""
+
+
+def duplicate_error(target: str, name: str) -> OutputError:
+    return OutputError(f"{target} already has an entry named {name!r}; pass --force to replace it.")
 
 
 def refuse_existing(path: str, force: bool) -> None:
     """Refuse to replace an existing file without ``--force`` (exit 1, file untouched)."""
     if not force and os.path.lexists(path):
         raise OutputError(f"{path} already exists; pass --force to replace it.")
-
-
-class AtomicFile:
-    """A temporary file beside ``path`` that replaces ``path`` only on :meth:`commit`.
-
-    The temporary file lives in the target's folder (so the final rename is atomic), gets
-    the permissions a normal new file would get (or the replaced file's), and is removed
-    on :meth:`abort`. Without ``replace``, commit refuses to clobber a file that appeared
-    meanwhile.
-    """
-
-    def __init__(self, path: str, replace: bool) -> None:
-        self.path = path
-        self.replace = replace
-        folder = os.path.dirname(os.path.abspath(path))
-        try:
-            handle, self.temp_path = tempfile.mkstemp(
-                dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
-        except OSError as error:
-            raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
-        self.file: IO[bytes] = os.fdopen(handle, "wb")
-        self._done = False
-
-    def commit(self) -> None:
-        try:
-            self.file.close()
-            os.chmod(self.temp_path, _mode_for(self.path))
-            if self.replace:
-                os.replace(self.temp_path, self.path)
-            else:
-                try:
-                    os.link(self.temp_path, self.path)
-                except FileExistsError:
-                    raise OutputError(f"{self.path} already exists; pass --force to replace it.") from None
-                os.unlink(self.temp_path)
-        except OutputError:
-            self.abort()
-            raise
-        except OSError as error:
-            self.abort()
-            raise OutputError(f"cannot write {self.path}: {error.strerror or error}") from None
-        self._done = True
-
-    def abort(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        try:
-            self.file.close()
-        except OSError:
-            pass
-        try:
-            os.unlink(self.temp_path)
-        except FileNotFoundError:
-            pass
-
-
-def _mode_for(path: str) -> int:
-    """The replaced file's permissions, else what a new file gets under the umask."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
 
 
 def stdout_stream() -> IO[bytes]:
@@ -175,3 +249,19 @@ def stdout_stream() -> IO[bytes]:
 def write_error(target: str, error: OSError) -> OutputError:
     where = "stdout" if target == STDOUT else target
     return OutputError(f"cannot write {where}: {error.strerror or error}")
+
+
+def provenance_text(metadata: Mapping[str, Any]) -> str:
+    """Provenance as one line of JSON (safetensors metadata values, npz member comments)."""
+    return json.dumps(dict(metadata), separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_provenance(text: str | bytes | None) -> dict[str, Any] | None:
+    """The provenance in ``text``, or None when it holds none of weightgen's."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) and "initializer" in value else None

@@ -1,7 +1,8 @@
 """``.npy``: numpy's own format, header first, then the raw C-order data.
 
 bfloat16 is refused: numpy cannot name it in an ``.npy`` header and would silently
-store 2-byte void instead.
+store 2-byte void instead. An ``.npy`` file holds one array and no metadata, so
+``--name`` and provenance do not apply; the file is replaced as a whole.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from typing import IO, Any
 import numpy as np
 
 from weightgen import dtypes
-from weightgen.errors import DtypeError, OutputError
-from weightgen.formats.base import STDOUT, AtomicFile, Entry, Writer, refuse_existing, stdout_stream, write_error
+from weightgen.errors import DtypeError
+from weightgen.formats.base import Entry, FileWriter
+
+COMPRESSIONS: tuple[str, ...] = ()
 
 
 def check_dtype(dtype: str, format_name: str = ".npy") -> None:
@@ -21,6 +24,15 @@ def check_dtype(dtype: str, format_name: str = ".npy") -> None:
             f"bfloat16 cannot be stored in {format_name}: numpy would silently turn it into "
             "2-byte void; write .safetensors or .h5 instead."
         )
+
+
+def entry_name(name: str) -> str:
+    return name
+
+
+def read_entries(path: str) -> dict[str, dict[str, Any] | None]:
+    """An ``.npy`` file has no named entries and no provenance."""
+    return {}
 
 
 def header(entry: Entry) -> bytes:
@@ -38,40 +50,27 @@ def header(entry: Entry) -> bytes:
     return buffer.getvalue()
 
 
-class NpyWriter(Writer):
+def raw(block: Any) -> memoryview:
+    """A block's bytes, C order, without a copy when it is already contiguous.
+
+    (Viewed as bytes first: the buffer protocol cannot export ml_dtypes' bfloat16.)
+    """
+    return memoryview(np.ascontiguousarray(block).reshape(-1).view(np.uint8))
+
+
+class NpyWriter(FileWriter):
     """Writes one ``.npy`` file (atomically) or streams it to stdout."""
 
     def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
         check_dtype(entry.dtype)
         super().__init__(target, entry, force)
-        self._atomic: AtomicFile | None = None
-        if target == STDOUT:
-            self._stream: IO[bytes] = stdout_stream()
-        else:
-            refuse_existing(target, force)
-            self._atomic = AtomicFile(target, replace=force)
-            self._stream = self._atomic.file
-        self._put(header(entry))
 
-    def _put(self, data: Any) -> None:
-        try:
-            self._stream.write(data)
-        except OSError as error:
-            self.abort()
-            raise write_error(self.target, error) from None
+    def _begin(self, out: IO[bytes], existing: IO[bytes] | None) -> None:
+        self._out = out
+        out.write(header(self.entry))
 
-    def write(self, block: Any) -> None:
-        self._put(memoryview(np.ascontiguousarray(block)).cast("B"))
+    def _put(self, block: Any) -> None:
+        self._out.write(raw(block))
 
-    def commit(self) -> None:
-        if self._atomic is not None:
-            self._atomic.commit()
-            return
-        try:
-            self._stream.flush()
-        except OSError as error:
-            raise write_error(self.target, error) from None
 
-    def abort(self) -> None:
-        if self._atomic is not None:
-            self._atomic.abort()
+WRITER = NpyWriter

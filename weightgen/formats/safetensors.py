@@ -1,0 +1,187 @@
+"""``.safetensors``: an 8-byte little-endian header length, a JSON header, then the data.
+
+Written by hand rather than with the ``safetensors`` library, which needs every tensor
+in memory: the header is known before any data (names, dtypes, shapes, offsets), so a
+new tensor streams straight after it. Adding to a file writes a new header and copies
+every other tensor's bytes unchanged. Tensors are laid out as the library lays them out
+(largest alignment first, then by name), so each starts aligned to its element size for
+zero-copy loading. ``__metadata__`` keeps whatever it held, gains each entry's
+provenance under ``weightgen:<name>`` (a JSON string), and ``format: pt`` when it has
+no ``format`` yet, as ``safetensors.torch`` writes it (some loaders insist on it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import IO, Any
+
+from weightgen.errors import DtypeError, OutputError, ParameterError
+from weightgen.formats import npy
+from weightgen.formats.atomic import copy_range
+from weightgen.formats.base import Entry, FileWriter, parse_provenance, provenance_text
+
+COMPRESSIONS: tuple[str, ...] = ()
+METADATA = "__metadata__"
+PROVENANCE_PREFIX = "weightgen:"
+#: The safetensors library refuses larger headers.
+MAX_HEADER = 100_000_000
+CODES = {"float16": "F16", "bfloat16": "BF16", "float32": "F32", "float64": "F64",
+         "int8": "I8", "int16": "I16", "int32": "I32", "int64": "I64",
+         "uint8": "U8", "uint16": "U16", "uint32": "U32", "uint64": "U64", "complex64": "C64"}
+
+
+def check_dtype(dtype: str) -> None:
+    if dtype not in CODES:
+        raise DtypeError(f"{dtype} cannot be stored in .safetensors; write .npy, .npz or .h5 instead.")
+
+
+def entry_name(name: str) -> str:
+    if name == METADATA:
+        raise ParameterError(f"Invalid value for --name: {METADATA} is reserved in .safetensors; "
+                             "choose another name.")
+    return name
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor of a file: where its bytes are in the data section."""
+
+    name: str
+    dtype: str
+    shape: list[int]
+    start: int
+    end: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.end - self.start
+
+    @property
+    def alignment(self) -> int:
+        count = math.prod(self.shape)
+        return max(1, self.nbytes // count) if count else 1
+
+
+@dataclass(frozen=True)
+class Header:
+    tensors: list[Tensor]
+    metadata: dict[str, str] | None
+    #: Where the data section starts in the file.
+    data_start: int
+
+
+def read_header(file: IO[bytes]) -> Header:
+    """The parsed header of a file; ValueError says what is wrong with it."""
+    file.seek(0)
+    prefix = file.read(8)
+    if len(prefix) < 8:
+        raise ValueError("shorter than its 8-byte header length")
+    size = int.from_bytes(prefix, "little")
+    if size > MAX_HEADER:
+        raise ValueError(f"header length {size} is implausible")
+    text = file.read(size)
+    if len(text) < size:
+        raise ValueError("truncated header")
+    try:
+        header = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"header is not JSON: {error}") from None
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    metadata = header.pop(METADATA, None)
+    if metadata is not None and not (isinstance(metadata, dict)
+                                     and all(isinstance(v, str) for v in metadata.values())):
+        raise ValueError("__metadata__ is not a map of strings")
+    tensors = []
+    for name, info in header.items():
+        try:
+            start, end = info["data_offsets"]
+            tensor = Tensor(name, str(info["dtype"]), [int(d) for d in info["shape"]], int(start), int(end))
+        except (TypeError, KeyError, ValueError):
+            raise ValueError(f"entry {name!r} is malformed") from None
+        if not 0 <= tensor.start <= tensor.end:
+            raise ValueError(f"entry {name!r} has bad data offsets")
+        tensors.append(tensor)
+    data_start = 8 + size
+    file.seek(0, 2)
+    if tensors and file.tell() < data_start + max(t.end for t in tensors):
+        raise ValueError("truncated data")
+    return Header(tensors, metadata, data_start)
+
+
+def read_entries(path: str) -> dict[str, dict[str, Any] | None]:
+    """Tensor names and the provenance stored for each in ``__metadata__``."""
+    with open(path, "rb") as file:
+        header = read_header(file)
+    metadata = header.metadata or {}
+    return {t.name: parse_provenance(metadata.get(PROVENANCE_PREFIX + t.name)) for t in header.tensors}
+
+
+class SafetensorsWriter(FileWriter):
+    """Adds (or with ``force`` replaces) one tensor of a ``.safetensors`` file, or streams one."""
+
+    merges = True
+
+    def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
+        check_dtype(entry.dtype)
+        entry_name(entry.name)
+        super().__init__(target, entry, force)
+
+    def _begin(self, out: IO[bytes], existing: IO[bytes] | None) -> None:
+        entry = self.entry
+        kept: list[Tensor] = []
+        metadata: dict[str, str] = {}
+        if existing is not None:
+            try:
+                old = read_header(existing)
+            except (ValueError, OSError) as error:
+                raise self.corrupt(error) from None
+            self.refuse_duplicate(any(t.name == entry.name for t in old.tensors))
+            kept = [t for t in old.tensors if t.name != entry.name]
+            metadata = dict(old.metadata or {})
+            self._data_start = old.data_start
+        metadata.setdefault("format", "pt")
+        key = PROVENANCE_PREFIX + entry.name
+        metadata.pop(key, None)
+        if entry.metadata:
+            metadata[key] = provenance_text(entry.metadata)
+        from weightgen import dtypes
+
+        new = Tensor(entry.name, CODES[entry.dtype], list(entry.shape), 0,
+                     math.prod(entry.shape) * dtypes.itemsize(entry.dtype))
+        layout = sorted([*kept, new], key=lambda t: (-t.alignment, t.name))
+        header: dict[str, Any] = {METADATA: metadata}
+        position = 0
+        for tensor in layout:
+            header[tensor.name] = {"dtype": tensor.dtype, "shape": tensor.shape,
+                                   "data_offsets": [position, position + tensor.nbytes]}
+            position += tensor.nbytes
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        text += b" " * (-(8 + len(text)) % 8)  # data starts 8-byte aligned
+        out.write(len(text).to_bytes(8, "little") + text)
+        self._out = out
+        index = layout.index(new)
+        self._copy(layout[:index])
+        self._after = layout[index + 1:]
+        self._remaining = new.nbytes
+
+    def _copy(self, tensors: list[Tensor]) -> None:
+        for tensor in tensors:
+            assert self._existing is not None
+            copy_range(self._existing, self._data_start + tensor.start, tensor.nbytes, self._out)
+
+    def _put(self, block: Any) -> None:
+        data = npy.raw(block)
+        self._remaining -= data.nbytes
+        self._out.write(data)
+
+    def _end(self) -> None:
+        if self._remaining != 0:
+            raise OutputError(f"cannot write {self.target}: {self.entry.name} got the wrong number of "
+                              f"bytes ({self._remaining} missing)")
+        self._copy(self._after)
+
+
+WRITER = SafetensorsWriter

@@ -2,7 +2,7 @@
 
 The golden digests were computed with JAX 0.10.2 on CPU (``jax.random.key(seed)``, the
 default threefry2x32 in the partitionable layout), so these tests pin ``--rng jax``
-against JAX even where JAX is not installed; ``test_oracle_jax.py`` compares live.
+against JAX even where JAX is not installed; ``test_oracle_rng_jax.py`` compares live.
 """
 
 from __future__ import annotations

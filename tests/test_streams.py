@@ -2,7 +2,7 @@
 
 These run without Keras: they check what the keras stream documents (Keras's generator,
 its float64-then-cast draws, its rejection loop) against numpy directly. The byte-for-byte
-comparison with Keras itself is in ``test_oracle_keras.py``.
+comparison with Keras itself is in ``test_oracle_rng_keras.py``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ framework's algorithm, in memory and on one thread, so it is slower and bounded 
 The registry spec stays the single source of parameters, checks, fans and the expected
 distribution: an exact stream receives the checked request and its resolved plan and only
 decides how the framework turns them into numbers. Each one is a module with
-``sample(request, spec, plan) -> numpy.ndarray``; a spec lists the exact streams it
+``sample(request, spec, plan, progress) -> numpy.ndarray`` (``progress(n)``, if given, is
+told of each n elements done); a spec lists the exact streams it
 supports in ``InitializerSpec.streams``. Importing this package imports no numpy.
 """
 
@@ -119,7 +120,7 @@ def run(request: Request, spec: InitializerSpec, plan: Plan,
         raise ValueError("weightgen's own stream runs in the core sampler")
     module = importlib.import_module(stream.module)
     check_fits(request.shape, request.dtype, extra_factor=module.WORKSPACE_BYTES)
-    array = module.sample(request, spec, plan)
-    if progress is not None:
-        progress(array.size * dtypes.itemsize(request.dtype))
+    itemsize = dtypes.itemsize(request.dtype)
+    array = module.sample(request, spec, plan,
+                          (lambda count: progress(count * itemsize)) if progress else None)
     return Sampled(array, Moments.of(array))

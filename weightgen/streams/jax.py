@@ -62,12 +62,15 @@ def real_format(dtype: str) -> Format:
     return FORMATS[{"complex64": "float32", "complex128": "float64"}.get(dtype, dtype)]
 
 
-def elementwise(shape: tuple[int, ...], dtype: str, chunk: Chunk) -> np.ndarray:
+def elementwise(shape: tuple[int, ...], dtype: str, chunk: Chunk,
+                progress: Callable[[int], None] | None = None) -> np.ndarray:
     """The tensor whose flat elements ``start:stop`` are ``chunk(start, stop)``."""
     out = np.empty(math.prod(shape), dtype=dtypes.numpy_dtype(dtype))
     for start in range(0, out.size, CHUNK):
         stop = min(out.size, start + CHUNK)
         out[start:stop] = chunk(start, stop)
+        if progress is not None:
+            progress(stop - start)
     return out.reshape(shape)
 
 
@@ -95,6 +98,9 @@ def sqrt(value, fmt: Format) -> np.ndarray:
 
 
 # -- the initializers ----------------------------------------------------------------------------
+#
+# The elementwise ones return how to compute any chunk of flat elements (a ``Chunk``);
+# :func:`elementwise` assembles the tensor from chunks.
 
 
 def constant(shape: tuple[int, ...], dtype: str, value: float) -> np.ndarray:
@@ -104,23 +110,25 @@ def constant(shape: tuple[int, ...], dtype: str, value: float) -> np.ndarray:
     return np.full(shape, value, dtype=dtypes.numpy_dtype(dtype))
 
 
-def uniform(k, shape, dtype: str, scale: float) -> np.ndarray:
+def uniform(k, dtype: str, scale: float) -> Chunk:
+    """``jax.nn.initializers.uniform(scale)``: on [0, scale)."""
     fmt = real_format(dtype)
-    return elementwise(shape, dtype, lambda a, b: times(jr.uniform(k, fmt, a, b), scale, fmt))
+    return lambda a, b: times(jr.uniform(k, fmt, a, b), scale, fmt)
 
 
-def normal(k, shape, dtype: str, stddev: float) -> np.ndarray:
+def normal(k, dtype: str, stddev: float) -> Chunk:
+    """``jax.nn.initializers.normal(stddev)`` (complex: E|z|² = stddev²)."""
     fmt = real_format(dtype)
     if _is_complex(dtype):
-        return elementwise(shape, dtype, lambda a, b: complex_times(
-            jr.complex_normal(k, fmt, a, b), fmt.compute.type(stddev), fmt, dtype))
-    return elementwise(shape, dtype, lambda a, b: times(jr.normal(k, fmt, a, b), stddev, fmt))
+        return lambda a, b: complex_times(jr.complex_normal(k, fmt, a, b),
+                                          fmt.compute.type(stddev), fmt, dtype)
+    return lambda a, b: times(jr.normal(k, fmt, a, b), stddev, fmt)
 
 
-def truncated_normal(k, shape, dtype: str, stddev: float, lower: float, upper: float) -> np.ndarray:
+def truncated_normal(k, dtype: str, stddev: float, lower: float, upper: float) -> Chunk:
+    """``jax.nn.initializers.truncated_normal(stddev, lower=, upper=)``: bounds in stddevs."""
     fmt = real_format(dtype)
-    return elementwise(shape, dtype, lambda a, b: times(
-        jr.truncated_normal(k, fmt, a, b, lower, upper), stddev, fmt))
+    return lambda a, b: times(jr.truncated_normal(k, fmt, a, b, lower, upper), stddev, fmt)
 
 
 def denominator(mode: str, fans: Fans) -> float:
@@ -137,32 +145,27 @@ def denominator(mode: str, fans: Fans) -> float:
     raise ValueError(f"unknown mode {mode!r}")  # pragma: no cover - checked by the spec
 
 
-def variance_scaling(k, shape, dtype: str, scale: float, mode: str, distribution: str,
-                     fans: Fans) -> np.ndarray:
+def variance_scaling(k, dtype: str, scale: float, mode: str, distribution: str,
+                     fans: Fans) -> Chunk:
     """``jax.nn.initializers.variance_scaling(scale, mode, distribution)`` with ``fans``."""
     fmt = real_format(dtype)
     variance = fmt.cast(scale / denominator(mode, fans))
-    complex_ = _is_complex(dtype)
+    if _is_complex(dtype):
+        stddev = sqrt(variance, fmt)
+        if distribution == "truncated_normal":
+            stddev = (stddev / fmt.compute.type(COMPLEX_TRUNCATED_STD)).astype(fmt.compute)
+        draw = {"truncated_normal": lambda a, b: jr.complex_truncated_normal(k, fmt, a, b, 2),
+                "normal": lambda a, b: jr.complex_normal(k, fmt, a, b),
+                "uniform": lambda a, b: jr.complex_uniform(k, fmt, a, b)}[distribution]
+        return lambda a, b: complex_times(draw(a, b), stddev, fmt, dtype)
     if distribution == "truncated_normal":
-        if complex_:
-            stddev = (sqrt(variance, fmt) / fmt.compute.type(COMPLEX_TRUNCATED_STD)).astype(fmt.compute)
-            return elementwise(shape, dtype, lambda a, b: complex_times(
-                jr.complex_truncated_normal(k, fmt, a, b, 2), stddev, fmt, dtype))
         stddev = fmt.round(sqrt(variance, fmt) / fmt.cast(TRUNCATED_STD))
-        return elementwise(shape, dtype, lambda a, b: times(
-            jr.truncated_normal(k, fmt, a, b, -2, 2), stddev, fmt))
+        return lambda a, b: times(jr.truncated_normal(k, fmt, a, b, -2, 2), stddev, fmt)
     if distribution == "normal":
         stddev = sqrt(variance, fmt)
-        if complex_:
-            return elementwise(shape, dtype, lambda a, b: complex_times(
-                jr.complex_normal(k, fmt, a, b), stddev, fmt, dtype))
-        return elementwise(shape, dtype, lambda a, b: times(jr.normal(k, fmt, a, b), stddev, fmt))
-    if complex_:
-        stddev = sqrt(variance, fmt)
-        return elementwise(shape, dtype, lambda a, b: complex_times(
-            jr.complex_uniform(k, fmt, a, b), stddev, fmt, dtype))
+        return lambda a, b: times(jr.normal(k, fmt, a, b), stddev, fmt)
     limit = sqrt(fmt.round(fmt.compute.type(3) * variance), fmt)
-    return elementwise(shape, dtype, lambda a, b: times(jr.uniform(k, fmt, a, b, -1), limit, fmt))
+    return lambda a, b: times(jr.uniform(k, fmt, a, b, -1), limit, fmt)
 
 
 def orthogonal(k, shape: tuple[int, ...], dtype: str, scale: float, column_axis: int) -> np.ndarray:
@@ -190,26 +193,35 @@ def base_name(spec: InitializerSpec) -> str:
     return spec.name.removeprefix("jax.")
 
 
-def sample(request: Request, spec: InitializerSpec, plan: Plan) -> np.ndarray:
+def sample(request: Request, spec: InitializerSpec, plan: Plan,
+           progress: Callable[[int], None] | None = None) -> np.ndarray:
     """The tensor ``jax.nn.initializers.<name>(...)(jax.random.key(seed), shape, dtype)`` gives."""
     name, shape, dtype, p = base_name(spec), request.shape, request.dtype, request.params
     k = jr.key(request.seed)
     if name in ("zeros", "ones", "constant"):
-        value = {"zeros": 0.0, "ones": 1.0}.get(name, p.get("value"))
-        return constant(shape, dtype, value)
+        values = constant(shape, dtype, {"zeros": 0.0, "ones": 1.0}.get(name, p.get("value")))
+    elif name == "orthogonal":
+        values = orthogonal(k, shape, dtype, p["scale"], p["column_axis"])
+    elif name == "delta_orthogonal":
+        values = delta_orthogonal(k, shape, dtype, p["scale"], p["column_axis"])
+    else:
+        return elementwise(shape, dtype, chunks(name, k, dtype, p, plan), progress)
+    if progress is not None:
+        progress(values.size)
+    return values
+
+
+def chunks(name: str, k, dtype: str, params, plan: Plan) -> Chunk:
+    """How to compute any chunk of an elementwise jax initializer."""
     if name == "uniform":
-        return uniform(k, shape, dtype, p["scale"])
+        return uniform(k, dtype, params["scale"])
     if name == "normal":
-        return normal(k, shape, dtype, p["stddev"])
+        return normal(k, dtype, params["stddev"])
     if name == "truncated_normal":
-        return truncated_normal(k, shape, dtype, p["stddev"], p["lower"], p["upper"])
+        return truncated_normal(k, dtype, params["stddev"], params["lower"], params["upper"])
     if name == "variance_scaling":
-        return variance_scaling(k, shape, dtype, p["scale"], p["mode"], p["distribution"],
+        return variance_scaling(k, dtype, params["scale"], params["mode"], params["distribution"],
                                 plan.fans)
     if name in PRESETS:
-        return variance_scaling(k, shape, dtype, *PRESETS[name], plan.fans)
-    if name == "orthogonal":
-        return orthogonal(k, shape, dtype, p["scale"], p["column_axis"])
-    if name == "delta_orthogonal":
-        return delta_orthogonal(k, shape, dtype, p["scale"], p["column_axis"])
-    raise ValueError(f"--rng jax has no recipe for {spec.name}")  # pragma: no cover
+        return variance_scaling(k, dtype, *PRESETS[name], plan.fans)
+    raise ValueError(f"--rng jax has no recipe for jax.{name}")  # pragma: no cover

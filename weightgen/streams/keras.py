@@ -19,6 +19,7 @@ it is repeated over the channels of the shape, as weightgen's own stream does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -130,10 +131,13 @@ def keras_values(request: Request, spec: InitializerSpec, plan: Plan) -> np.ndar
     raise ValueError(f"--rng keras has no recipe for {spec.name}")  # pragma: no cover
 
 
-def sample(request: Request, spec: InitializerSpec, plan: Plan) -> np.ndarray:
+def sample(request: Request, spec: InitializerSpec, plan: Plan,
+           progress: Callable[[int], None] | None = None) -> np.ndarray:
     """The tensor Keras gives, cast to the dtype asked for and laid out in the shape asked for."""
     values = np.asarray(keras_values(request, spec, plan))
     if values.shape != request.shape:  # STFT: one input channel, repeated
         values = np.broadcast_to(values, request.shape)
     result = values.astype(dtypes.numpy_dtype(request.dtype), copy=False)
+    if progress is not None:
+        progress(result.size)
     return result if result.flags.c_contiguous else np.ascontiguousarray(result)

@@ -226,3 +226,10 @@ def test_provenance_names_the_stream_and_regenerates_the_tensor(tmp_path, suffix
                                seed=int(record["seed"]), rng=record["rng"], **params)
     assert again.array.tobytes() == written.array.tobytes()
     assert not np.array_equal(again.array, weightgen.generate("he_normal", (20, 30), seed=77).array)
+
+
+def test_exact_streams_report_progress_in_bytes():
+    done: list[int] = []
+    weightgen.generate("he_normal", (30, 20), seed=1, rng="keras", dtype="float16",
+                       progress=done.append)
+    assert sum(done) == 30 * 20 * 2

@@ -12,6 +12,7 @@ from weightgen._version import __version__
 from weightgen.errors import (
     DtypeError,
     ExitCode,
+    InitializerError,
     InputError,
     OutputError,
     ParameterError,
@@ -39,6 +40,7 @@ __all__ = [
     "DtypeError",
     "OutputError",
     "InputError",
+    "InitializerError",
     "TooLargeError",
     "ExitCode",
 ]

@@ -23,9 +23,10 @@ import weightgen  # noqa: E402
 from weightgen import dtypes  # noqa: E402
 from weightgen.registry import registry  # noqa: E402
 
+from oracle_helpers import CASES_PER_INITIALIZER, random_seed  # noqa: E402
+
 keras = pytest.importorskip("keras")
 
-CASES_PER_INITIALIZER = 50
 KERAS_SPECS = [spec for spec in registry() if spec.family == "keras"]
 
 #: (initializer, dtype asked for) -> the dtype Keras's NumPy backend returns instead.
@@ -114,12 +115,6 @@ def keras_kwargs(params: dict, shape) -> dict:
         if axes in kwargs:
             kwargs[axes] = list(kwargs[axes])
     return kwargs
-
-
-def random_seed(rng: random.Random) -> int:
-    if rng.random() < 0.1:
-        return rng.choice([0, 1, 2**31 - 1, 2**31, 2**32 - 1])
-    return rng.randrange(2**32)
 
 
 @pytest.mark.parametrize("spec", KERAS_SPECS, ids=lambda spec: spec.name)

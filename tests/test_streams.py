@@ -7,6 +7,7 @@ comparison with Keras itself is in ``test_oracle_rng_keras.py``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -59,13 +60,22 @@ def test_a_stream_refuses_another_familys_initializer():
     assert streams.check("keras", spec, "float32").name == "keras"
 
 
-def test_every_keras_initializer_offers_the_keras_stream():
+FAMILY_STREAMS = {"keras": ("weightgen", "keras"), "jax": ("weightgen", "jax"),
+                  "torch": ("weightgen",), "custom": ("weightgen",)}
+
+
+def test_each_family_offers_its_own_exact_stream():
     for spec in registry():
-        if spec.family == "keras":
-            assert spec.rngs == ("weightgen", "keras"), spec.name
+        assert spec.rngs == FAMILY_STREAMS[spec.family], spec.name
     listed = [json.loads(line) for line in run_cli("list", "--json").text.splitlines()]
-    assert {tuple(entry["rngs"]) for entry in listed if entry["family"] == "keras"} == {
-        ("weightgen", "keras")}
+    assert {entry["family"]: tuple(entry["rngs"]) for entry in listed} == FAMILY_STREAMS
+
+
+@pytest.mark.parametrize("name, rng", [("jax.he_normal", "keras"), ("torch.xavier_uniform", "jax"),
+                                       ("torch.xavier_uniform", "keras")])
+def test_exact_streams_refuse_other_families(name, rng):
+    with pytest.raises(ParameterError, match=f"--rng {rng} does not reproduce {name}"):
+        weightgen.generate(name, (4, 4), seed=1, rng=rng)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2**31, 2**32 - 1])
@@ -202,14 +212,27 @@ def test_cli_refuses_what_a_stream_cannot_do(args, message, tmp_path):
     assert message in run.stderr and run.stderr.count("\n") == 1 and not out.exists()
 
 
-def test_cli_completes_the_streams_of_an_initializer():
+@pytest.mark.parametrize("name, expected", [("he_normal", ["weightgen", "keras"]),
+                                            ("jax.he_normal", ["weightgen", "jax"]),
+                                            ("torch.kaiming_normal", ["weightgen"])])
+def test_cli_completes_the_streams_of_an_initializer(name, expected):
     from click.shell_completion import ShellComplete
 
     from weightgen.cli import cli
 
     completion = ShellComplete(cli, {}, "weightgen", "_WEIGHTGEN_COMPLETE")
-    values = [item.value for item in completion.get_completions(["he_normal", "--rng"], "")]
-    assert values == ["weightgen", "keras"]
+    values = [item.value for item in completion.get_completions([name, "--rng"], "")]
+    assert values == expected
+
+
+def test_cli_rng_jax_writes_jax_bytes(tmp_path):
+    out = tmp_path / "w.npy"
+    run = run_cli("jax.he_normal", "--shape", "64,32", "--seed", "1", "--rng", "jax", "-o",
+                  str(out), "--json")
+    assert run.exit_code == 0, run
+    assert json.loads(run.text)["rng"] == "jax"
+    # The digest of jax.nn.initializers.he_normal()(jax.random.key(1), (64, 32)), JAX 0.10.2.
+    assert hashlib.sha256(np.load(out).tobytes()).hexdigest()[:16] == "5eacd03c29da5751"
 
 
 @pytest.mark.parametrize("suffix", [".h5", ".safetensors", ".npz"])

@@ -21,6 +21,8 @@ from collections.abc import Callable
 import numpy as np
 
 from weightgen import dtypes
+from weightgen.families.common import TRUNCATED_STD
+from weightgen.families.jax import COMPLEX_TRUNCATED_STD, PRESETS
 from weightgen.fans import Fans
 from weightgen.generation import Request
 from weightgen.plan import Plan
@@ -34,21 +36,6 @@ WORKSPACE_BYTES = 32
 
 #: Flat elements drawn at a time by the elementwise initializers.
 CHUNK = 1 << 20
-
-#: The variance-scaling presets of ``jax.nn.initializers``: (scale, mode, distribution).
-PRESETS = {
-    "glorot_uniform": (1.0, "fan_avg", "uniform"),
-    "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
-    "lecun_uniform": (1.0, "fan_in", "uniform"),
-    "lecun_normal": (1.0, "fan_in", "truncated_normal"),
-    "he_uniform": (2.0, "fan_in", "uniform"),
-    "he_normal": (2.0, "fan_in", "truncated_normal"),
-}
-
-#: Std of a standard normal truncated to (-2, 2), and of JAX's complex normal whose modulus
-#: is truncated at 2; JAX divides by them.
-TRUNCATED_STD = 0.87962566103423978
-COMPLEX_TRUNCATED_STD = 0.95311164380491208
 
 Chunk = Callable[[int, int], np.ndarray]
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -130,6 +131,17 @@ def test_keras_truncated_normal_keeps_the_first_accepted_draws():
     stream = keras_generator(8).normal(size=20000)
     accepted = stream[np.abs(stream) <= 2.0][:5000]
     assert values.tobytes() == accepted.tobytes()
+
+
+def test_keras_casts_without_clipping_as_keras_does():
+    """bfloat16 rounding pushes some draws just past ±2σ; Keras keeps them, so the stream does."""
+    values = weightgen.generate("truncated_normal", (200000,), seed=1, rng="keras",
+                                dtype="bfloat16", stddev=0.3).array.astype(np.float64)
+    first_batch = keras_generator(1).normal(loc=0.0, scale=0.3, size=200000)
+    accepted = first_batch[np.abs(first_batch) <= 0.6]
+    assert np.abs(values).max() > 0.6
+    assert np.array_equal(values[: accepted.size],
+                          accepted.astype(ml_dtypes.bfloat16).astype(np.float64))
 
 
 def test_keras_stream_follows_the_intended_distributions():

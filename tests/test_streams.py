@@ -268,3 +268,21 @@ def test_exact_streams_report_progress_in_bytes():
     weightgen.generate("he_normal", (30, 20), seed=1, rng="keras", dtype="float16",
                        progress=done.append)
     assert sum(done) == 30 * 20 * 2
+
+
+@pytest.mark.parametrize("stream, family", [("keras", "keras"), ("jax", "jax")])
+def test_a_plugin_claiming_an_exact_stream_it_has_no_recipe_for_is_refused(stream, family):
+    import dataclasses
+
+    from weightgen.generation import Request
+    from weightgen.plan import Plan
+    from weightgen.streams import jax as jax_stream
+    from weightgen.streams import keras as keras_stream
+
+    base = registry().get("zeros" if family == "keras" else "jax.zeros")
+    spec = dataclasses.replace(base, name=f"{family}.plugin_thing" if family == "jax" else "plugin_thing")
+    plan = Plan(None, None)
+    request = Request(spec.name, {}, (2, 2), rng=stream)
+    module = keras_stream if stream == "keras" else jax_stream
+    with pytest.raises(ParameterError, match=f"--rng {stream} does not know how"):
+        module.sample(request, spec, plan)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from weightgen import dtypes
+from weightgen.errors import ParameterError
 from weightgen.families.common import TRUNCATED_STD
 from weightgen.families.jax import COMPLEX_TRUNCATED_STD, PRESETS
 from weightgen.fans import Fans
@@ -211,4 +212,5 @@ def chunks(name: str, k, dtype: str, params, plan: Plan) -> Chunk:
                                 plan.fans)
     if name in PRESETS:
         return variance_scaling(k, dtype, *PRESETS[name], plan.fans)
-    raise ValueError(f"--rng jax has no recipe for jax.{name}")  # pragma: no cover
+    raise ParameterError(f"--rng jax does not know how JAX computes jax.{name}; "
+                         "use --rng weightgen.")

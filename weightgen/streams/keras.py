@@ -25,6 +25,7 @@ import numpy as np
 
 from weightgen import dtypes
 from weightgen.distributions import Distribution, Normal, TruncatedNormal, Uniform
+from weightgen.errors import ParameterError
 from weightgen.generation import Request
 from weightgen.plan import Draw, Plan
 from weightgen.registry import InitializerSpec
@@ -128,7 +129,8 @@ def keras_values(request: Request, spec: InitializerSpec, plan: Plan) -> np.ndar
         return np.ones(shape, dtype=dtypes.numpy_dtype(dtype))
     if spec.name == "constant":
         return constant(shape, dtype, params["value"])
-    raise ValueError(f"--rng keras has no recipe for {spec.name}")  # pragma: no cover
+    raise ParameterError(f"--rng keras does not know how Keras computes {spec.name}; "
+                         "use --rng weightgen.")
 
 
 def sample(request: Request, spec: InitializerSpec, plan: Plan,

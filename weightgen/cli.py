@@ -22,6 +22,7 @@ from weightgen.errors import ExitCode, WeightgenError
 from weightgen.fans import LAYOUTS
 from weightgen.params import Param
 from weightgen.registry import InitializerSpec, registry
+from weightgen.streams import STREAMS
 
 FORMAT_NAMES = ("npy", "npz", "hdf5", "safetensors")
 COMPRESSIONS = ("gzip", "lzf")
@@ -88,6 +89,9 @@ def output_options(spec: InitializerSpec) -> list[click.Option]:
                      help="Data type of the tensor."),
         click.Option(["--seed"], metavar="N", default=None,
                      help="Non-negative integer of any size; drawn and reported when omitted."),
+        click.Option(["--rng"], type=Choices(spec.rngs), default=spec.rngs[0], show_default=True,
+                     help="Random stream. " + "; ".join(
+                         f"{name}: {STREAMS[name].reproduces}" for name in spec.rngs) + "."),
         click.Option(["-o", "--output"], metavar="FILE|-", default=None,
                      help="Write here; the extension picks the format; '-' is stdout. Without it only the summary is shown."),
         click.Option(["--format"], type=Choices(FORMAT_NAMES), default=None,
@@ -121,21 +125,22 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
 
     def callback(shape: str, dtype: str, seed: str | None, output: str | None, format: str | None,
                  name: str, force: bool, compression: str | None, threads: int | None, as_json: bool,
-                 quiet: bool,
-                 layout: str | None = None, fan_in: float | None = None,
+                 quiet: bool, rng: str, layout: str | None = None, fan_in: float | None = None,
                  fan_out: float | None = None, **given: Any) -> None:
         from weightgen import dtypes, report
         from weightgen.generation import build_request, generate
 
         params = {key: value for key, value in given.items() if value is not None}
         request, _ = build_request(spec.name, shape, dtype=dtype, seed=seed, layout=layout,
-                                   fan_in=fan_in, fan_out=fan_out, name=name, params=params)
+                                   fan_in=fan_in, fan_out=fan_out, name=name, params=params,
+                                   rng=rng)
         total = math.prod(request.shape) * dtypes.itemsize(request.dtype)
         with report.progress(total, spec.name, enabled=not quiet) as advance:
             result = generate(spec.name, request.shape, dtype=request.dtype, seed=request.seed,
                               layout=layout, fan_in=fan_in, fan_out=fan_out, threads=threads,
                               output=output, format=format, name=name, force=force,
-                              compression=compression, progress=advance, **params)
+                              compression=compression, progress=advance, rng=request.rng,
+                              **params)
         if not quiet:
             report.show_summary(result.summary(), as_json=as_json, stdout_has_data=output == "-")
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from weightgen import dtypes, seeding
+from weightgen import dtypes, seeding, streams
 from weightgen._version import __version__
 from weightgen.errors import DtypeError, InitializerError, ParameterError, WeightgenError
 from weightgen.fans import LAYOUTS, Fans, with_overrides
@@ -40,6 +40,8 @@ class Request:
     fan_in: float | None = None
     fan_out: float | None = None
     name: str = DEFAULT_NAME
+    #: The random stream: weightgen's own, or a framework-exact one (``keras``, ``jax``).
+    rng: str = streams.DEFAULT
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Result:
             "shape": list(request.shape),
             "dtype": request.dtype,
             "seed": request.seed,
+            "rng": request.rng,
         }
         if self.fans is not None:
             out.update(self.fans.as_dict())
@@ -103,6 +106,7 @@ def provenance(request: Request, spec: InitializerSpec) -> dict[str, Any]:
         "shape": list(request.shape),
         "dtype": request.dtype,
         "seed": str(request.seed),
+        "rng": request.rng,
         "stream_version": seeding.STREAM_VERSION,
         "weightgen_version": __version__,
         "numpy_version": np.__version__,
@@ -138,6 +142,7 @@ def build_request(
     fan_out: float | None = None,
     name: str = DEFAULT_NAME,
     params: Mapping[str, Any] | None = None,
+    rng: str = streams.DEFAULT,
 ) -> tuple[Request, InitializerSpec]:
     """Look up and check everything about a request; draws a seed when none is given."""
     spec = get(initializer)
@@ -164,8 +169,11 @@ def build_request(
     bound = bind(spec.params, params or {}, spec.name)
     if not isinstance(name, str) or not name.strip("/"):
         raise ParameterError(f"Invalid value for --name: expected a non-empty name (got {name!r}).")
-    request = Request(spec.name, bound, shape, dtype_name, seeding.resolve_seed(seed), layout,
-                      fan_in, fan_out, name)
+    stream = streams.check(rng, spec, dtype_name)
+    seed = seeding.resolve_seed(seed, stream.seed_limit)
+    streams.check_seed(stream, seed)
+    request = Request(spec.name, bound, shape, dtype_name, seed, layout, fan_in, fan_out, name,
+                      rng)
     return request, spec
 
 
@@ -210,6 +218,7 @@ def generate(
     force: bool = False,
     compression: str | None = None,
     progress: Callable[[int], None] | None = None,
+    rng: str = streams.DEFAULT,
     **params: Any,
 ) -> Result:
     """Generate one tensor; write it to ``output`` (a path, or ``"-"`` for stdout) if given.
@@ -225,6 +234,10 @@ def generate(
     HDF5, ``gzip`` for ``.npz``. ``progress(n)``, if given, is called with the bytes of
     each finished block.
 
+    ``rng`` picks the random stream: ``"weightgen"`` (the fast, block-parallel default), or
+    ``"keras"``/``"jax"`` for the bytes that framework gives for the same seed (in memory,
+    one thread; ``threads`` then changes nothing, as always).
+
     Raises :class:`~weightgen.errors.UsageError` subclasses for bad requests (nothing is
     generated) and :class:`~weightgen.errors.OutputError` when writing fails or would
     clobber a file without ``force`` (the file is left as it was).
@@ -234,7 +247,8 @@ def generate(
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ParameterError(f"Invalid value for --threads: expected a positive integer (got {threads!r}).")
     request, spec = build_request(initializer, shape, dtype=dtype, seed=seed, layout=layout,
-                                  fan_in=fan_in, fan_out=fan_out, name=name, params=params)
+                                  fan_in=fan_in, fan_out=fan_out, name=name, params=params,
+                                  rng=rng)
     with plugin_failures(spec):
         plan = resolve(request, spec)
     format_name = formats.format_for(output, format)
@@ -243,7 +257,11 @@ def generate(
         formats.check_writable(format_name, output, request.dtype, force, request.name, compression)
     started = time.perf_counter()
     with plugin_failures(spec):
-        sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress)
+        if request.rng == streams.DEFAULT:
+            sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads,
+                                  progress)
+        else:
+            sampled = streams.run(request, spec, plan, progress)
     seconds = time.perf_counter() - started
     result = Result(request, spec, plan, sampled.array, sampled.moments, seconds, output, format_name)
     if output is not None:

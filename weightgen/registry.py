@@ -27,6 +27,7 @@ from weightgen.errors import UnknownInitializerError
 from weightgen.fans import Fans, layout_fans
 from weightgen.params import Param
 from weightgen.plan import Plan, PlanInput
+from weightgen.streams import DEFAULT as DEFAULT_STREAM
 
 FAMILIES = ("keras", "torch", "jax", "custom")
 
@@ -64,12 +65,20 @@ class InitializerSpec:
     deterministic: bool = False
     #: The framework object it reproduces, for docs (``keras.initializers.GlorotUniform``).
     reference: str = ""
+    #: Framework-exact streams (``--rng keras``, ``--rng jax``) that reproduce it, besides
+    #: weightgen's own (see :mod:`weightgen.streams`).
+    streams: tuple[str, ...] = ()
     #: ``builtin``, or the plugin it came from (``plugin example-weightgen-plugin 0.1``).
     origin: str = "builtin"
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
+
+    @property
+    def rngs(self) -> tuple[str, ...]:
+        """The values ``--rng`` takes for it: weightgen's own stream first."""
+        return (DEFAULT_STREAM, *self.streams)
 
     def param(self, name: str) -> Param:
         for param in self.params:

@@ -89,7 +89,8 @@ def summary_table(record: Mapping[str, Any]) -> Any:
         lines.append(Text(f"fans: in={number(record['fan_in'])} out={number(record['fan_out'])} "
                           f"(layout {record.get('layout')})"))
     shape = "x".join(str(d) for d in record["shape"]) or "scalar"
-    lines.append(Text(f"shape {shape}  {record['dtype']}  seed {record['seed']}"))
+    stream = f"  rng {record['rng']}" if record.get("rng", "weightgen") != "weightgen" else ""
+    lines.append(Text(f"shape {shape}  {record['dtype']}  seed {record['seed']}{stream}"))
     if record.get("distribution"):
         lines.append(Text(f"expected: {record['distribution']}"))
 

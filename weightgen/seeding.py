@@ -32,10 +32,14 @@ PURPOSE_SPARSE_ZEROS = 1  # torch.sparse: which rows of each column are zero
 PURPOSE_CUSTOM = 2  # the generator handed to a custom initializer
 
 
-def resolve_seed(seed: Any) -> int:
-    """Check a user seed (any size of non-negative integer), or draw one from the OS."""
+def resolve_seed(seed: Any, limit: int | None = None) -> int:
+    """Check a user seed (any size of non-negative integer), or draw one from the OS.
+
+    A drawn seed is below ``limit`` when one is given (framework-exact streams take
+    32-bit seeds); checking a given seed against it is the stream's job.
+    """
     if seed is None:
-        return secrets.randbits(63)
+        return secrets.randbelow(limit) if limit is not None else secrets.randbits(63)
     if isinstance(seed, bool):
         raise ParameterError(f"Invalid value for --seed: expected a non-negative integer (got {seed!r}).")
     if isinstance(seed, str):

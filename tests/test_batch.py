@@ -103,11 +103,25 @@ def test_defaults_apply_to_every_tensor_and_a_tensor_overrides_them():
     planned = batch.plan_batch(spec_of(tensor("w", "glorot_uniform", [4, 4, 2]),
                                        tensor("b", "zeros", [4]),
                                        tensor("h", "he_normal", [4, 4, 2], dtype="float64", layout="keras"),
-                                       seed=0, dtype="float16", layout="torch", rng="weightgen"))
+                                       seed=0, dtype="float16", layout="torch"))
     w, b, h = (t.request for t in planned.tensors)
     assert (w.dtype, w.layout) == ("float16", "torch")
     assert (b.dtype, b.layout) == ("float16", None)  # a default layout concerns only fan initializers
     assert (h.dtype, h.layout) == ("float64", "keras")
+
+
+def test_a_framework_stream_gets_a_derived_seed_it_can_take_and_gives_the_single_commands_bytes():
+    spec = spec_of(tensor("w", "glorot_uniform", [16, 8]), tensor("j", "jax.lecun_normal", [8, 4], rng="jax"),
+                   tensor("o", "orthogonal", [6, 6], rng="weightgen"), seed=9, rng="keras")
+    done = weightgen.generate_batch(spec)
+    records = {r["name"]: r for r in done.summaries()}
+    assert [records[n]["rng"] for n in ("w", "j", "o")] == ["keras", "jax", "weightgen"]
+    assert records["w"]["seed"] == seeding.derive_seed(9, "w") % 2**32 == seeding.derive_seed(9, "w", 2**32)
+    assert records["o"]["seed"] == seeding.derive_seed(9, "o")
+    for name, init in (("w", "glorot_uniform"), ("j", "jax.lecun_normal"), ("o", "orthogonal")):
+        record = records[name]
+        alone = weightgen.generate(init, tuple(record["shape"]), seed=record["seed"], rng=record["rng"])
+        assert alone.array.tobytes() == done.arrays()[name].tobytes(), name
 
 
 def test_without_a_seed_one_is_drawn_and_reported_and_reproduces_the_batch(tmp_path):
@@ -132,7 +146,9 @@ BAD_SPECS = [
     (spec_of(tensor("w", "zeros", [2], layout="torch")), "zeros does not use fans; drop layout/fan_in/fan_out"),
     (spec_of(tensor("w", "glorot_uniform", [2, 2], fan_in="many")), "fan_in must be a number"),
     (spec_of(tensor("w", "glorot_uniform", [2, 2], seed=-3)), "tensor 1 ('w'): Invalid value for seed"),
-    (spec_of(tensor("w", "glorot_uniform", [2, 2], rng="keras")), "rng = 'keras' is not available"),
+    (spec_of(tensor("w", "glorot_uniform", [2, 2], rng="torch")), "tensor 1 ('w'): Invalid value for rng: "
+     "expected one of weightgen, keras, jax (got 'torch')"),
+    (spec_of(tensor("w", "jax.he_normal", [2, 2]), rng="keras"), "rng keras does not reproduce jax.he_normal"),
     (spec_of({"init": "zeros", "shape": [2]}), "tensor 1 needs a name"),
     (spec_of({"name": "w", "shape": [2]}), "tensor 1 ('w'): needs init"),
     (spec_of({"name": "w", "init": "zeros"}), "tensor 1 ('w'): needs a shape"),

@@ -16,6 +16,7 @@ import pytest
 from conftest import run_cli, weightgen_command
 
 from weightgen import completion
+from weightgen.fans import LAYOUTS
 from weightgen.registry import registry
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -89,8 +90,9 @@ def test_initializer_names_complete():
 
 @pytest.mark.parametrize(("option", "values"), [
     ("--dtype", ["float32", "float16", "bfloat16", "float64"]),
-    ("--layout", ["keras", "torch"]),
+    ("--layout", list(LAYOUTS)),
     ("--format", ["npy", "npz", "hdf5", "safetensors"]),
+    ("--rng", ["weightgen", "keras"]),
     ("--compression", ["gzip", "lzf"]),
 ])
 def test_common_option_values_complete(option, values):

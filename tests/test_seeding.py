@@ -48,6 +48,10 @@ def test_derived_seeds_differ_from_the_master_seeds_own_stream():
     assert seeding.derive_seed(5, "w") != 5
 
 
+def test_a_stream_with_smaller_seeds_gets_the_derived_seed_modulo_its_limit():
+    assert seeding.derive_seed(42, "dense/kernel", 2**32) == GOLDEN[42, "dense/kernel"] % 2**32
+
+
 def test_a_bad_master_seed_is_refused():
     with pytest.raises(ParameterError, match="non-negative integer"):
         seeding.derive_seed(-1, "w")

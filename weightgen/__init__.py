@@ -20,6 +20,7 @@ from weightgen._version import __version__
 from weightgen.errors import (
     DtypeError,
     ExitCode,
+    InitializerError,
     InputError,
     OutputError,
     ParameterError,
@@ -79,6 +80,7 @@ __all__ = [
     "DtypeError",
     "OutputError",
     "InputError",
+    "InitializerError",
     "TooLargeError",
     "ExitCode",
 ]

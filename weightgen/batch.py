@@ -34,11 +34,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from weightgen import dtypes, formats, seeding
+from weightgen import dtypes, formats, seeding, streams
 from weightgen.errors import InputError, SpecError, UsageError, WeightgenError
 from weightgen.formats.base import write_error
-from weightgen.generation import (Request, Result, build_request, check_threads, entry_for, resolve, sample,
-                                  write_array)
+from weightgen.generation import (Request, Result, build_request, check_threads, entry_for, plugin_failures,
+                                  resolve, sample, write_array)
 from weightgen.plan import Plan
 from weightgen.registry import InitializerSpec, get
 
@@ -49,12 +49,7 @@ DEFAULT_KEYS = ("dtype", "layout", "compression", "rng")
 #: Keys of a tensor that are not initializer parameters.
 TENSOR_KEYS = ("name", "init", "shape", "seed", "dtype", "layout", "fan_in", "fan_out", "compression", "rng")
 #: Tensor keys passed to :func:`~weightgen.generation.build_request` as keyword arguments.
-REQUEST_KEYS = ("dtype", "layout", "fan_in", "fan_out")
-#: Keys the spec format carries before ``build_request`` takes them: accepted with the
-#: default stream's value only. When ``--rng`` lands, move ``rng`` to REQUEST_KEYS.
-PENDING_KEYS = ("rng",)
-#: The value a pending key may already take.
-PENDING_DEFAULTS = {"rng": "weightgen"}
+REQUEST_KEYS = ("dtype", "layout", "fan_in", "fan_out", "rng")
 #: Where a batch written to stdout goes when no format is named (.npy holds one array).
 STDOUT_FORMAT = "npz"
 STDIN = "-"
@@ -255,19 +250,20 @@ def _plan_tensor(index: int, tensor: Any, defaults: Mapping[str, Any], master: i
         settings = {**defaults, **{k: v for k, v in tensor.items() if k in TENSOR_KEYS}}
         if not spec.uses_fans and "layout" not in tensor:
             settings.pop("layout", None)  # a default layout concerns only initializers with fans
-        for key in PENDING_KEYS:
-            if key in settings and settings[key] != PENDING_DEFAULTS[key]:
-                raise SpecError(f"{key} = {settings[key]!r} is not available in this weightgen; use "
-                                f"{PENDING_DEFAULTS[key]!r} or drop {key}.")
         options = {key: settings[key] for key in REQUEST_KEYS if key in settings}
         for key in ("fan_in", "fan_out"):
             if key in options and (isinstance(options[key], bool) or not isinstance(options[key], (int, float))):
                 raise SpecError(f"{key} must be a number (got {options[key]!r}).")
         given_seed = tensor.get("seed")
-        seed = seeding.resolve_seed(given_seed) if given_seed is not None else seeding.derive_seed(master, name)
+        if given_seed is not None:
+            seed = seeding.resolve_seed(given_seed)
+        else:  # within what the tensor's stream takes (an unknown rng is refused just below)
+            stream = streams.STREAMS.get(options["rng"]) if isinstance(options.get("rng"), str) else None
+            seed = seeding.derive_seed(master, name, stream.seed_limit if stream is not None else None)
         params = {k: v for k, v in tensor.items() if k not in TENSOR_KEYS}
         request, spec = build_request(init, tensor["shape"], seed=seed, name=name, params=params, **options)
-        plan = resolve(request, spec)
+        with plugin_failures(spec):
+            plan = resolve(request, spec)
         compression = settings.get("compression")
         if compression is not None and not isinstance(compression, str):
             raise SpecError(f"compression must be gzip or lzf (got {compression!r}).")

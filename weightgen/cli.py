@@ -19,6 +19,7 @@ from weightgen._version import __version__
 from weightgen.completion import entry_name_completer
 from weightgen.errors import ExitCode, WeightgenError
 from weightgen.registry import InitializerSpec, registry
+from weightgen.streams import STREAMS
 
 if TYPE_CHECKING:
     from weightgen.params import Param
@@ -66,8 +67,11 @@ class Choices(click.ParamType):
         return [CompletionItem(c) for c in self.choices if c.startswith(incomplete)]
 
 
-def param_option(param: Param) -> click.Option:
-    """The click option of a registry parameter."""
+def param_option(param: Param) -> click.Parameter:
+    """The click option (or argument) of a registry parameter."""
+    if param.positional:
+        return click.Argument([param.name], type=ParamType(param), required=param.required,
+                              metavar=param.option)
     help_text = f"{param.help} [default: {param.describe_default()}]"
     if param.kind == "bool":
         flag = param.option[2:]
@@ -78,6 +82,8 @@ def param_option(param: Param) -> click.Option:
 
 def output_options(spec: InitializerSpec) -> list[click.Option]:
     """The options every generate command shares (fan options only where fans apply)."""
+    from weightgen.fans import LAYOUTS
+
     options = [
         click.Option(["--shape"], required=True, metavar="DIMS",
                      help="Comma- or x-separated positive ints (256,128 or 3x3x64x128); '' for a scalar."),
@@ -85,6 +91,9 @@ def output_options(spec: InitializerSpec) -> list[click.Option]:
                      help="Data type of the tensor."),
         click.Option(["--seed"], metavar="N", default=None,
                      help="Non-negative integer of any size; drawn and reported when omitted."),
+        click.Option(["--rng"], type=Choices(spec.rngs), default=spec.rngs[0], show_default=True,
+                     help="Random stream. " + "; ".join(
+                         f"{name}: {STREAMS[name].reproduces}" for name in spec.rngs) + "."),
         click.Option(["-o", "--output"], metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True),
                      default=None,
                      help="Write here; the extension picks the format; '-' is stdout. Without it only the summary is shown."),
@@ -99,7 +108,7 @@ def output_options(spec: InitializerSpec) -> list[click.Option]:
     ]
     if spec.uses_fans:
         options += [
-            click.Option(["--layout"], type=Choices(("keras", "torch")), default=None,
+            click.Option(["--layout"], type=Choices(LAYOUTS), default=None,
                          help=f"How fans are read from the shape [default: {spec.layout}]."),
             click.Option(["--fan-in"], type=click.FLOAT, default=None, help="Override the computed fan_in."),
             click.Option(["--fan-out"], type=click.FLOAT, default=None, help="Override the computed fan_out."),
@@ -119,21 +128,22 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
 
     def callback(shape: str, dtype: str, seed: str | None, output: str | None, format: str | None,
                  name: str, force: bool, compression: str | None, threads: int | None, as_json: bool,
-                 quiet: bool,
-                 layout: str | None = None, fan_in: float | None = None,
+                 quiet: bool, rng: str, layout: str | None = None, fan_in: float | None = None,
                  fan_out: float | None = None, **given: Any) -> None:
         from weightgen import dtypes, report
         from weightgen.generation import build_request, generate
 
         params = {key: value for key, value in given.items() if value is not None}
         request, _ = build_request(spec.name, shape, dtype=dtype, seed=seed, layout=layout,
-                                   fan_in=fan_in, fan_out=fan_out, name=name, params=params)
+                                   fan_in=fan_in, fan_out=fan_out, name=name, params=params,
+                                   rng=rng)
         total = math.prod(request.shape) * dtypes.itemsize(request.dtype)
         with report.progress(total, spec.name, enabled=not quiet) as advance:
             result = generate(spec.name, request.shape, dtype=request.dtype, seed=request.seed,
                               layout=layout, fan_in=fan_in, fan_out=fan_out, threads=threads,
                               output=output, format=format, name=name, force=force,
-                              compression=compression, progress=advance, **params)
+                              compression=compression, progress=advance, rng=request.rng,
+                              **params)
         if not quiet:
             report.show_summary(result.summary(), as_json=as_json, stdout_has_data=output == "-")
 
@@ -169,6 +179,13 @@ class WeightgenGroup(click.Group):
         if not name.startswith("-") and self.get_command(ctx, name) is None:
             raise click.UsageError(registry().unknown_message(name), ctx)
         return super().resolve_command(ctx, args)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_help(ctx, formatter)
+        from weightgen.report import warning
+
+        for problem in registry().problems:
+            warning(problem)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         builtin = [(name, cmd.get_short_help_str(80)) for name, cmd in sorted(self.commands.items())]

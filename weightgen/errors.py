@@ -66,3 +66,10 @@ class InputError(WeightgenError):
 
 class TooLargeError(WeightgenError, MemoryError):
     """The tensor does not fit in memory (and cannot be streamed)."""
+
+
+class InitializerError(WeightgenError):
+    """An initializer's own code failed or returned a wrong tensor (custom initializers).
+
+    A runtime error (exit 1): the request was valid, the code it named misbehaved.
+    """

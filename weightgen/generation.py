@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from weightgen import dtypes, seeding
+from weightgen import dtypes, seeding, streams
 from weightgen._version import __version__
-from weightgen.errors import DtypeError, ParameterError
+from weightgen.errors import DtypeError, InitializerError, ParameterError, WeightgenError
 from weightgen.fans import LAYOUTS, Fans, with_overrides
 from weightgen.params import bind
 from weightgen.plan import Plan, PlanInput
@@ -39,6 +40,8 @@ class Request:
     fan_in: float | None = None
     fan_out: float | None = None
     name: str = DEFAULT_NAME
+    #: The random stream: weightgen's own, or a framework-exact one (``keras``, ``jax``).
+    rng: str = streams.DEFAULT
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Result:
             "shape": list(request.shape),
             "dtype": request.dtype,
             "seed": request.seed,
+            "rng": request.rng,
         }
         if self.fans is not None:
             out.update(self.fans.as_dict())
@@ -101,6 +105,7 @@ def provenance(request: Request, spec: InitializerSpec, plan: Plan | None = None
         "shape": list(request.shape),
         "dtype": request.dtype,
         "seed": str(request.seed),
+        "rng": request.rng,
         "stream_version": seeding.STREAM_VERSION,
         "weightgen_version": __version__,
         "numpy_version": np.__version__,
@@ -138,6 +143,7 @@ def build_request(
     fan_out: float | None = None,
     name: str = DEFAULT_NAME,
     params: Mapping[str, Any] | None = None,
+    rng: str = streams.DEFAULT,
 ) -> tuple[Request, InitializerSpec]:
     """Look up and check everything about a request; draws a seed when none is given."""
     spec = get(initializer)
@@ -154,7 +160,9 @@ def build_request(
             f"{', '.join(spec.dtypes)}."
         )
     if layout is not None and layout not in LAYOUTS:
-        raise ParameterError(f"Invalid value for --layout: expected keras or torch (got {layout!r}).")
+        raise ParameterError(
+            f"Invalid value for --layout: expected one of {', '.join(LAYOUTS)} (got {layout!r})."
+        )
     if not spec.uses_fans and (layout is not None or fan_in is not None or fan_out is not None):
         raise ParameterError(
             f"{spec.name} does not use fans; drop --layout/--fan-in/--fan-out."
@@ -162,8 +170,11 @@ def build_request(
     bound = bind(spec.params, params or {}, spec.name)
     if not isinstance(name, str) or not name.strip("/"):
         raise ParameterError(f"Invalid value for --name: expected a non-empty name (got {name!r}).")
-    request = Request(spec.name, bound, shape, dtype_name, seeding.resolve_seed(seed), layout,
-                      fan_in, fan_out, name)
+    stream = streams.check(rng, spec, dtype_name)
+    seed = seeding.resolve_seed(seed, stream.seed_limit)
+    streams.check_seed(stream, seed)
+    request = Request(spec.name, bound, shape, dtype_name, seed, layout, fan_in, fan_out, name,
+                      rng)
     return request, spec
 
 
@@ -175,6 +186,21 @@ def resolve(request: Request, spec: InitializerSpec) -> Plan:
         fans = with_overrides(lambda: spec.fan_rule(request.shape, layout, request.params),
                               request.fan_in, request.fan_out)
     return spec.resolve(PlanInput(spec.name, request.params, request.shape, request.dtype, fans))
+
+
+@contextmanager
+def plugin_failures(spec: InitializerSpec) -> Iterator[None]:
+    """A plugin's own bug becomes one line (:class:`InitializerError`), not a traceback."""
+    try:
+        yield
+    except WeightgenError:
+        raise
+    except Exception as error:
+        if spec.origin == "builtin":
+            raise
+        raise InitializerError(
+            f"{spec.name} (from {spec.origin}) failed: {type(error).__name__}: {error}"
+        ) from error
 
 
 def generate(
@@ -193,6 +219,7 @@ def generate(
     force: bool = False,
     compression: str | None = None,
     progress: Callable[[int], None] | None = None,
+    rng: str = streams.DEFAULT,
     **params: Any,
 ) -> Result:
     """Generate one tensor; write it to ``output`` (a path, or ``"-"`` for stdout) if given.
@@ -208,6 +235,10 @@ def generate(
     HDF5, ``gzip`` for ``.npz``. ``progress(n)``, if given, is called with the bytes of
     each finished block.
 
+    ``rng`` picks the random stream: ``"weightgen"`` (the fast, block-parallel default), or
+    ``"keras"``/``"jax"`` for the bytes that framework gives for the same seed (in memory,
+    one thread; ``threads`` then changes nothing, as always).
+
     Raises :class:`~weightgen.errors.UsageError` subclasses for bad requests (nothing is
     generated) and :class:`~weightgen.errors.OutputError` when writing fails or would
     clobber a file without ``force`` (the file is left as it was).
@@ -216,8 +247,10 @@ def generate(
 
     check_threads(threads)
     request, spec = build_request(initializer, shape, dtype=dtype, seed=seed, layout=layout,
-                                  fan_in=fan_in, fan_out=fan_out, name=name, params=params)
-    plan = resolve(request, spec)
+                                  fan_in=fan_in, fan_out=fan_out, name=name, params=params,
+                                  rng=rng)
+    with plugin_failures(spec):
+        plan = resolve(request, spec)
     format_name = formats.format_for(output, format)
     formats.check_compression(compression)
     if output is not None:
@@ -240,11 +273,16 @@ def check_threads(threads: Any) -> None:
 
 def sample(request: Request, spec: InitializerSpec, plan: Plan, *, threads: int | None = None,
            progress: Callable[[int], None] | None = None) -> Result:
-    """Run the core sampler for a checked, resolved request (in memory)."""
+    """Run a checked, resolved request's stream, in memory: the core sampler, or the
+    framework-exact stream its ``rng`` names."""
     from weightgen import sampler
 
     started = time.perf_counter()
-    sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress)
+    with plugin_failures(spec):
+        if request.rng == streams.DEFAULT:
+            sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress)
+        else:
+            sampled = streams.run(request, spec, plan, progress)
     return Result(request, spec, plan, sampled.array, sampled.moments, time.perf_counter() - started)
 
 

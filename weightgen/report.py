@@ -47,7 +47,7 @@ def _params_text(params: Mapping[str, Any]) -> str:
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
+            value = ",".join(str(v) for v in value) if value else "()"
         elif isinstance(value, float):
             value = number(value)
         shown.append(f"{key}={value}")
@@ -108,7 +108,8 @@ def summary_parts(record: Mapping[str, Any]) -> list[Part]:
     if "fan_in" in record:
         parts.append([(f"fans: in={number(record['fan_in'])} out={number(record['fan_out'])} "
                        f"(layout {record.get('layout')})", "")])
-    parts.append([(f"shape {shape_text(record['shape'])}  {record['dtype']}  seed {record['seed']}", "")])
+    stream = f"  rng {record['rng']}" if record.get("rng", "weightgen") != "weightgen" else ""
+    parts.append([(f"shape {shape_text(record['shape'])}  {record['dtype']}  seed {record['seed']}{stream}", "")])
     if record.get("distribution"):
         parts.append([(f"expected: {record['distribution']}", "")])
     rows = [(key, number(record.get(key)), number(expected.get(key))) for key in ("mean", "std", "min", "max")]
@@ -238,6 +239,12 @@ def show_summary(record: Mapping[str, Any], *, as_json: bool, stdout_has_data: b
 def error(message: str) -> None:
     """One line on stderr."""
     sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
+
+
+def warning(message: str) -> None:
+    """One line on stderr, for what went wrong but did not stop the command."""
+    sys.stderr.write(f"Warning: {message}\n")
     sys.stderr.flush()
 
 

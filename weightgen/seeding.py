@@ -31,10 +31,24 @@ _DATA = 0
 _AUXILIARY = 1
 _BATCH = 2
 
+#: Purposes of auxiliary generators (part of the stream contract: never renumber).
+PURPOSE_SPARSE_ZEROS = 1  # torch.sparse: which rows of each column are zero
+PURPOSE_CUSTOM = 2  # the generator handed to a custom initializer
 
-def resolve_seed(seed: Any) -> int:
-    """Check a user seed (any size of non-negative integer), or draw one from the OS."""
-    if seed is None:  # os.urandom, not secrets: the same entropy, without importing random/hashlib
+
+def resolve_seed(seed: Any, limit: int | None = None) -> int:
+    """Check a user seed (any size of non-negative integer), or draw one from the OS.
+
+    A drawn seed has :data:`SEED_BITS` bits, or is below ``limit`` when one is given
+    (framework-exact streams take 32-bit seeds); checking a given seed against it is the
+    stream's job.
+    """
+    if seed is None:
+        if limit is not None:
+            import secrets
+
+            return secrets.randbelow(limit)
+        # os.urandom, not secrets: the same entropy, without importing random and hashlib
         return int.from_bytes(os.urandom(8), "little") >> (64 - SEED_BITS)
     if isinstance(seed, bool):
         raise ParameterError(f"Invalid value for --seed: expected a non-negative integer (got {seed!r}).")
@@ -74,16 +88,17 @@ def auxiliary_generator(seed: int, purpose: int) -> Any:
     return np.random.Generator(np.random.SFC64(sequence))
 
 
-def derive_seed(master: int, name: str) -> int:
+def derive_seed(master: int, name: str, limit: int | None = None) -> int:
     """A batch tensor's seed, from the batch's master seed and the tensor's name only.
 
     ``SeedSequence(master, spawn_key=(2, w0, ..., w7))``, where ``w0..w7`` are the eight
     little-endian 32-bit words of SHA-256 of the name in UTF-8; the seed is the top
     :data:`SEED_BITS` (53) bits of the first 64-bit word of that sequence's state (like a
-    drawn seed, exact in any JSON reader). Nothing else enters, so adding, removing or reordering
-    the other tensors of a batch never changes a tensor's values, and the seed reported
-    for a tensor regenerates it alone (``weightgen INIT --seed SEED``). Part of the
-    stream contract: changing it bumps :data:`STREAM_VERSION`.
+    drawn seed, exact in any JSON reader), taken modulo ``limit`` for a stream that needs
+    smaller seeds (``--rng keras``/``jax``: 2**32). Nothing else enters, so adding,
+    removing or reordering the other tensors of a batch never changes a tensor's values,
+    and the seed reported for a tensor regenerates it alone (``weightgen INIT --seed
+    SEED``). Part of the stream contract: changing it bumps :data:`STREAM_VERSION`.
     """
     import hashlib
 
@@ -93,4 +108,5 @@ def derive_seed(master: int, name: str) -> int:
     digest = hashlib.sha256(name.encode("utf-8")).digest()
     words = tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 32, 4))
     state = np.random.SeedSequence(master, spawn_key=(_BATCH, *words)).generate_state(1, np.uint64)
-    return int(state[0]) >> (64 - SEED_BITS)
+    seed = int(state[0]) >> (64 - SEED_BITS)
+    return seed % limit if limit is not None else seed

@@ -62,3 +62,7 @@ class InputError(WeightgenError):
 
 class TooLargeError(WeightgenError, MemoryError):
     """The tensor does not fit in memory (and cannot be streamed)."""
+
+
+class CheckFailedError(WeightgenError):
+    """``inspect``: an entry does not follow the initializer it was compared with (exit 1)."""

@@ -126,6 +126,21 @@ def test_entries_that_hold_no_numbers_are_skipped_with_a_reason(tmp_path):
             assert (skipped is None) if reason is None else (reason in skipped), (key, skipped)
 
 
+def test_datasets_stored_in_other_files_are_not_followed(tmp_path):
+    """External raw storage or a virtual dataset could point at any file on the machine."""
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(16, dtype=np.float32).tobytes())
+    with h5py.File(tmp_path / "ext.h5", "w") as file:
+        file.create_dataset("external", shape=(16,), dtype="f4", external=[(str(secret), 0, 64)])
+        layout = h5py.VirtualLayout(shape=(4,), dtype="f4")
+        layout[:] = h5py.VirtualSource(str(tmp_path / "other.h5"), "x", shape=(4,))
+        file.create_virtual_dataset("virtual", layout)
+        file["inside"] = np.ones(2)
+    found, _ = read_all(tmp_path / "ext.h5")
+    assert "other files" in found["external"][0].skipped and "other files" in found["virtual"][0].skipped
+    assert found["inside"][0].skipped is None
+
+
 def test_format_is_recognised_by_content_not_extension(tmp_path):
     np.save(tmp_path / "weights.npy", np.ones(3))
     os.rename(tmp_path / "weights.npy", tmp_path / "weights.bin")

@@ -163,13 +163,14 @@ def _bar(label: str, width: int, count: int, expected: float | None, scale: floa
     eighths = round(count / scale * BAR_WIDTH * 8)
     cells = ["█"] * (eighths // 8) + ([EIGHTHS[eighths % 8]] if eighths % 8 else [])
     cells += [" "] * (BAR_WIDTH - len(cells))
-    marker = min(BAR_WIDTH - 1, int(expected / scale * BAR_WIDTH)) if expected else None
     line = Text(f"{label:>{width}} ")
-    for index, cell in enumerate(cells):
-        if index == marker:
-            line.append(MARKER, style="bold yellow")
-        else:
-            line.append(cell, style="cyan")
+    if expected:
+        marker = min(BAR_WIDTH - 1, int(expected / scale * BAR_WIDTH))
+        line.append("".join(cells[:marker]), style="cyan")
+        line.append(MARKER, style="bold yellow")
+        line.append("".join(cells[marker + 1:]), style="cyan")
+    else:
+        line.append("".join(cells), style="cyan")
     line.append(f" {count:,}")
     return line
 

@@ -425,8 +425,12 @@ class Reader(ABC):
         reason = non_numeric(dtype)
         if reason is not None:
             return StoredEntry(name, shape, dtype, provenance, skipped=reason)
+
+        def chunks(max_bytes: int) -> Any:
+            yield from read(max_bytes)  # even the first step of reading is guarded
+
         return StoredEntry(name, shape, dtype, provenance, fortran_order,
-                           read=lambda max_bytes: self.guarded(read(max_bytes)))
+                           read=lambda max_bytes: self.guarded(chunks(max_bytes)))
 
 
 def first_line(error: BaseException) -> str:

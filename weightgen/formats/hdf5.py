@@ -15,7 +15,8 @@ into it (:func:`~weightgen.formats.atomic.deferred_interrupts`), one block at a 
 Reading walks every dataset (groups recursively, links not followed out of the file)
 and reads each in C-order runs of whole chunks through a generous chunk cache, so each
 stored chunk is decompressed once. Datasets that hold no numbers (strings, references,
-compound records) are listed as skipped.
+compound records), or whose values live in other files (external raw storage, virtual
+datasets: a hostile file could point them anywhere), are listed as skipped.
 """
 
 from __future__ import annotations
@@ -377,6 +378,10 @@ class HDF5Reader(Reader):
         if dtype.hasobject:
             return StoredEntry(name, tuple(shape), dtype, provenance,
                                skipped="variable-length strings or references, not numbers")
+        if dataset.external or dataset.is_virtual:
+            return StoredEntry(name, tuple(shape), dtype, provenance,
+                               skipped="its values are stored in other files (external or virtual), "
+                                       "which inspect does not open")
         opaque = dtype.kind == "V" and dtype.names is None and dtype.itemsize == 2 and _is_bfloat16(dataset)
         values = dtypes.numpy_dtype("bfloat16") if opaque else dtype
         return self.stored(name, tuple(shape), values, provenance,

@@ -174,3 +174,13 @@ def test_pickled_arrays_are_refused(tmp_path):
     (tmp_path / "o.npy").write_bytes(buffer.getvalue())
     run = run_cli("inspect", str(tmp_path / "o.npy"))
     assert run.exit_code == 1 and "weightgen never unpickles" in run.stderr and run.stderr.count("\n") == 1
+
+
+def test_a_file_without_entries_says_so(tmp_path):
+    import h5py
+
+    with h5py.File(tmp_path / "e.h5", "w") as file:
+        file.create_group("only/groups")
+    run = run_cli("inspect", str(tmp_path / "e.h5"))
+    assert run.exit_code == 0 and run.stderr == f"{tmp_path / 'e.h5'}: no entries\n"
+    assert run_cli("inspect", str(tmp_path / "e.h5"), "--json").text == ""

@@ -316,10 +316,13 @@ def inspect_command(files: tuple[str, ...], names: tuple[str, ...], expect: str 
     with report.progress(total, "inspect", enabled=True) as advance:
         for path in files:
             try:
+                shown = len(reports)
                 for entry in inspection.iter_inspect(path, name=names, expectation=expectation, alpha=alpha,
                                                      progress=advance):
                     inspect_report.show(entry, as_json=as_json)
                     reports.append(entry)
+                if len(reports) == shown and not as_json:
+                    inspect_report.show_empty(path)
             except InputError as error:
                 report.error(str(error))
                 unreadable += 1

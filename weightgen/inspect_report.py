@@ -98,16 +98,17 @@ def statistics_table(record: Mapping[str, Any], check: Mapping[str, Any] | None)
 
 
 def verdict_text(check: Mapping[str, Any]) -> Any:
-    """``check he_normal [provenance]  PASS`` and, below, what the verdict rests on."""
+    """``check PASS  he_normal [provenance]`` and, below, what the verdict rests on."""
     from rich.text import Text
 
     params = _params_text(check.get("params") or {})
     text = Text("check ")
+    text.append("PASS" if check["pass"] else "FAIL", style="bold green" if check["pass"] else "bold red")
+    text.append("  ")
     text.append(check["initializer"], style="cyan")
     if params:
         text.append(f"({params})")
-    text.append(f" [{check['source']}]  ")
-    text.append("PASS" if check["pass"] else "FAIL", style="bold green" if check["pass"] else "bold red")
+    text.append(f" [{check['source']}]")
     method, details = check["method"], []
     if method == "ks" and check["p_value"] is not None:
         details.append(f"KS D={check['ks_statistic']:.4g} p={check['p_value']:.3g} on {check['sample']:,} values")
@@ -173,6 +174,11 @@ def _bar(label: str, width: int, count: int, expected: float | None, scale: floa
         line.append("".join(cells), style="cyan")
     line.append(f" {count:,}")
     return line
+
+
+def show_empty(path: str) -> None:
+    """A file that holds no entry at all."""
+    console().print(f"{'stdin' if path == '-' else path}: no entries", style="dim")
 
 
 def show_totals(reports: Sequence[Any]) -> None:

@@ -348,6 +348,8 @@ class _Target:
 
     @classmethod
     def of(cls, expectation: Expectation, entry: Any, dtype_name: str) -> "_Target":
+        from weightgen.stats import real_dtype
+
         if entry.count == 0:
             return cls(expectation, None)
         try:
@@ -358,7 +360,7 @@ class _Target:
             return cls(expectation, None, f"{type(error).__name__}: {error}")
         target = cls(expectation, plan)
         distribution = plan.expected
-        values = _value_dtype(entry.dtype)
+        values = real_dtype(entry.dtype)
         if distribution.low is not None:
             target.low = _outward(distribution.low, values, upward=False)
         if distribution.high is not None:
@@ -428,15 +430,6 @@ def _interval(low: float | None, high: float | None) -> str:
     return f"[{-math.inf if low is None else low:.6g}, {math.inf if high is None else high:.6g}]"
 
 
-def _value_dtype(dtype: Any) -> Any:
-    """The dtype of the values statistics see: a complex tensor's parts are real."""
-    import numpy as np
-
-    if dtype.kind == "c":
-        return np.dtype(dtype.char.lower()) if dtype.char in "FDG" else np.dtype(np.float64)
-    return dtype
-
-
 def _outward(value: float, dtype: Any, upward: bool) -> float:
     """``value`` rounded away from the inside of an interval to ``dtype``'s grid (as float64)."""
     if dtype.kind in "iub":
@@ -498,11 +491,11 @@ class _Tally:
     """
 
     def __init__(self, entry: Any, target: _Target | None) -> None:
-        from weightgen.stats import Histogram, Moments, stratified_positions
+        from weightgen.stats import Histogram, Moments, real_dtype, stratified_positions
 
         self.entry = entry
         self.target = target
-        self.value_dtype = _value_dtype(entry.dtype)
+        self.value_dtype = real_dtype(entry.dtype)
         self.moments = Moments()
         self.histogram = Histogram()
         self.outside = 0

@@ -323,13 +323,17 @@ def stratified_positions(total: int, size: int, seed: int = 0) -> np.ndarray:
     return starts[:-1] + rng.integers(0, starts[1:] - starts[:-1])
 
 
+def real_dtype(dtype: Any) -> np.dtype:
+    """The dtype of the values statistics see: a complex dtype's parts, any other itself."""
+    dtype = np.dtype(dtype)
+    return np.empty(0, dtype).real.dtype if dtype.kind == "c" else dtype
+
+
 def neighbours(values: np.ndarray, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
     """The representable values just below and just above each value, in ``dtype`` (as float64)."""
-    dtype = np.dtype(dtype)
+    dtype = real_dtype(dtype)
     if dtype.kind in "iub":
         return values - 1.0, values + 1.0
-    if dtype.kind == "c":
-        dtype = np.dtype(dtype.char.lower()) if dtype.char in "FDG" else np.dtype(np.float64)
     stored = values.astype(dtype)
     with np.errstate(over="ignore"):
         below = np.nextafter(stored, np.array(-np.inf, dtype=dtype)).astype(np.float64)

@@ -7,9 +7,11 @@ one rename; :meth:`Writer.abort` (also on any exception) leaves the target as it
 A reader (:class:`Reader`) walks the entries of a file or a one-way stream (stdin) in
 file order; each :class:`StoredEntry` tells its name, shape, dtype and provenance, and
 gives its values as successive chunks of bounded size, so a file larger than memory can
-be inspected. Everything a hostile or damaged file can make a reader raise becomes one
-:class:`~weightgen.errors.InputError` line; no size a file claims is allocated before
-the bytes are there.
+be inspected. Raw formats are read with ``readinto`` into each chunk rather than through
+a memory map: mapped pages count in the process's resident memory as they are touched
+(a 6 GiB scan would show 6 GiB), and a pipe cannot be mapped at all. Everything a hostile
+or damaged file can make a reader raise becomes one :class:`~weightgen.errors.InputError`
+line; no size a file claims is allocated before the bytes are there.
 
 Each format is one module (``npy``, ``npz``, ``hdf5``, ``safetensors``) that provides:
 

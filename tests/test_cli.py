@@ -110,7 +110,7 @@ USAGE_ERRORS = [
     (["glorot_uniform", "--shape", "3,3", "--seed", "-4"], "--seed"),
     (["glorot_uniform", "--shape", "3,3", "--threads", "0"], "--threads"),
     (["glorot_uniform", "--shape", "3,3", "--nonsense", "1"], "No such option"),
-    (["glorot_uniform", "--shape", "3,3", "--layout", "jax"], "--layout"),
+    (["glorot_uniform", "--shape", "3,3", "--layout", "tf"], "--layout"),
     (["glorot_uniform", "--shape", "3,3", "-o", "w.txt"], "Cannot tell the format"),
     (["glorot_uniform", "--shape", "3,3", "-o", "w.npy", "--dtype", "bfloat16"], "bfloat16 cannot be stored in .npy"),
     (["zeros", "--shape", "3", "--fan-in", "3"], "No such option"),
@@ -171,6 +171,11 @@ def test_list_shows_every_initializer():
         assert spec.name in run.text
     records = [json.loads(line) for line in run_cli("list", "--json").text.splitlines()]
     assert [r["name"] for r in records] == registry().canonical_names()
+    assert {r["family"] for r in records} == {"keras", "torch", "jax", "custom"}
+    for family, example in (("keras", "glorot_uniform"), ("torch", "torch.kaiming_normal"),
+                            ("jax", "jax.delta_orthogonal")):
+        line = next(line for line in run.text.splitlines() if line.startswith(example + " "))
+        assert family in line
     vs = next(r for r in records if r["name"] == "variance_scaling")
     assert [p["name"] for p in vs["params"]] == ["scale", "mode", "distribution", "input_axes", "output_axes"]
     assert vs["family"] == "keras" and "VarianceScaling" in vs["aliases"]

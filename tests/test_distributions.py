@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from weightgen.distributions import (Constant, Normal, SphereCoordinate, TruncatedNormal, TwoPoint,
+from weightgen.distributions import (ComplexDisk, ComplexNormal, ComplexTruncatedNormal, Constant, Normal,
+                                     SphereCoordinate, TruncatedNormal, TwoPoint, WithZeros,
                                      Uniform)
 
 
@@ -59,3 +60,48 @@ def test_sphere_coordinate_against_a_simulation():
     x = 1.5 * v[:, 0]
     assert stats.kstest(x, d.cdf).pvalue > 1e-3
     assert d.std == pytest.approx(1.5 / math.sqrt(10))
+
+
+def test_with_zeros_against_a_sample():
+    rng = np.random.default_rng(7)
+    inner = Normal(0.5, 2.0)
+    d = WithZeros(0.3, inner)
+    n = 2_000_000
+    sample = np.where(rng.random(n) < 0.3, 0.0, rng.normal(0.5, 2.0, n))
+    assert d.mean == pytest.approx(sample.mean(), abs=0.005)
+    assert d.std == pytest.approx(sample.std(), rel=0.002)
+    assert d.low is None and d.high is None and not d.continuous
+    assert d.cdf(np.array([-1e-12, 0.0]))[1] - d.cdf(np.array([-1e-12, 0.0]))[0] == pytest.approx(0.3)
+    bounded = WithZeros(0.5, Uniform(1.0, 3.0))
+    assert (bounded.low, bounded.high, bounded.mean) == (0.0, 3.0, 1.0)
+    assert WithZeros(1.0, Normal(0, 1)).expected() == {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
+
+
+def complex_sample(kind, n, rng):
+    if kind == "normal":
+        return (rng.normal(size=n) + 1j * rng.normal(size=n)) * (1.5 / math.sqrt(2))
+    if kind == "disk":
+        return 0.8 * np.sqrt(rng.random(n)) * np.exp(2j * math.pi * rng.random(n))
+    modulus = 0.7 * np.sqrt(-np.log1p(-(-math.expm1(-4.0)) * rng.random(n)))
+    return modulus * np.exp(2j * math.pi * rng.random(n))
+
+
+@pytest.mark.parametrize("kind,distribution", [
+    ("normal", ComplexNormal(1.5)), ("disk", ComplexDisk(0.8)), ("truncated", ComplexTruncatedNormal(0.7, 2.0)),
+])
+def test_complex_distributions_describe_one_part(kind, distribution):
+    """E|z|², and mean, std, bounds and CDF of the pooled real and imaginary parts."""
+    z = complex_sample(kind, 1_000_000, np.random.default_rng(3))
+    assert distribution.second_moment == pytest.approx(np.mean(np.abs(z) ** 2), rel=0.005)
+    parts = np.concatenate([z.real, z.imag])
+    assert distribution.mean == 0.0
+    assert distribution.std == pytest.approx(parts.std(), rel=0.003)
+    assert stats.kstest(parts, distribution.cdf).pvalue > 1e-3
+    if distribution.high is not None:
+        assert np.abs(parts).max() <= distribution.high
+
+
+def test_complex_truncated_second_moment_closed_form():
+    # |z|²/σ² ~ Exp(1) cut at c²: E = 1 - c² e^{-c²} / (1 - e^{-c²}).
+    d = ComplexTruncatedNormal(1.0, 2.0)
+    assert d.second_moment == pytest.approx(0.9253705585449038, rel=1e-14)

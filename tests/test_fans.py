@@ -3,7 +3,7 @@
 import pytest
 
 from weightgen.errors import ParameterError, ShapeError
-from weightgen.fans import Fans, axes_fans, keras_fans, torch_fans, with_overrides
+from weightgen.fans import Fans, axes_fans, jax_fans, keras_fans, layout_fans, torch_fans, with_overrides
 
 
 @pytest.mark.parametrize("shape,fans", [
@@ -50,3 +50,35 @@ def test_overrides():
     assert with_overrides(compute, 7, 9) == Fans(7, 9) and len(calls) == 1  # both given: shape not read
     with pytest.raises(ParameterError, match="--fan-in: must be > 0"):
         with_overrides(compute, 0, None)
+
+
+@pytest.mark.parametrize("shape,axes,fans", [
+    ((5, 7), {}, (5, 7)),
+    ((3, 3, 16, 32), {}, (144, 288)),
+    ((4, 8, 3), {"in_axis": (0,), "out_axis": (1,)}, (12, 24)),
+    ((2, 3, 4, 5), {"in_axis": (0, 1), "out_axis": (2, 3)}, (6, 20)),
+    ((2, 3, 4, 5), {"in_axis": (1,), "out_axis": (2,), "batch_axis": (0,)}, (15, 20)),
+    ((4, 6), {"in_axis": (0,), "out_axis": (0, 1), "batch_axis": (1,)}, (1 / 6, 1)),
+])
+def test_jax(shape, axes, fans):
+    got = jax_fans(shape, **axes)
+    assert (got.fan_in, got.fan_out) == pytest.approx(fans, rel=1e-15)
+
+
+def test_jax_default_in_axis_needs_two_dimensions():
+    for shape in ((), (5,)):
+        with pytest.raises(ShapeError, match="default --in-axis -2"):
+            jax_fans(shape)
+    assert jax_fans((5,), (0,), (0,)) == Fans(1, 1)
+    with pytest.raises(ParameterError, match="--batch-axis: axis 2 is out of range"):
+        jax_fans((4, 5), batch_axis=(2,))
+
+
+def test_layouts_by_name():
+    assert layout_fans((32, 16, 3), "torch") == Fans(48, 96)
+    assert layout_fans((3, 16, 32), "jax") == Fans(48, 96) == layout_fans((3, 16, 32), "keras")
+    assert layout_fans((7,), "keras") == Fans(7, 7)
+    with pytest.raises(ShapeError):
+        layout_fans((7,), "jax")
+    with pytest.raises(ParameterError, match="expected one of keras, torch, jax"):
+        layout_fans((7,), "tf")

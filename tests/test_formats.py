@@ -291,13 +291,24 @@ def test_provenance_regenerates_the_tensor_exactly(tmp_path, format_name):
     assert again.array.tobytes() == load(target, "layer/w").tobytes()
 
 
+#: Shapes and required parameters for the initializers that cannot take (6, 5) and defaults.
+ROUND_TRIP_SHAPES = {"stft": (16, 2, 9), "torch.dirac": (4, 2, 3), "jax.delta_orthogonal": (3, 5, 6)}
+ROUND_TRIP_PARAMS = {"torch.constant": {"val": 0.5}, "torch.sparse": {"sparsity": 0.3},
+                     "jax.constant": {"value": -2.0}}
+
+
 @pytest.mark.parametrize("format_name", CONTAINERS)
 @pytest.mark.parametrize("initializer", weightgen.registry().canonical_names())
 def test_every_initializer_round_trips_through_its_provenance(tmp_path, format_name, initializer):
-    shape = (16, 2, 9) if initializer == "stft" else (6, 5)
-    target = write(tmp_path, format_name, init=initializer, shape=shape, seed=3, name="w")
+    shape = ROUND_TRIP_SHAPES.get(initializer, (6, 5))
+    given = dict(ROUND_TRIP_PARAMS.get(initializer, {}))
+    if initializer == "custom":
+        (tmp_path / "init.py").write_text(
+            "def init(shape, dtype, rng):\n    return rng.standard_normal(shape).astype(dtype)\n")
+        given["target"] = f"{tmp_path / 'init.py'}:init"
+    target = write(tmp_path, format_name, init=initializer, shape=shape, seed=3, name="w", **given)
     record = formats.read_provenance(str(target), "w")
-    result = weightgen.generate(initializer, shape, seed=3)
+    result = weightgen.generate(initializer, shape, seed=3, **given)
     assert record["resolved"] == pytest.approx(dict(result.plan.resolved))
     params = {k: v for k, v in record["params"].items() if v is not None}
     again = weightgen.generate(record["initializer"], record["shape"], dtype=record["dtype"],

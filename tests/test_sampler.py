@@ -99,3 +99,35 @@ def test_progress_reports_every_byte():
     seen = []
     weightgen.generate("glorot_uniform", BIG, seed=1, threads=2, progress=seen.append)
     assert sum(seen) == BIG[0] * 4 and len(seen) == seeding.block_count(BIG[0])
+
+
+def test_call_sources_get_the_auxiliary_generator_and_report_progress():
+    from weightgen.distributions import Summary
+    from weightgen.plan import Call, Plan
+    from weightgen.sampler import run
+
+    seen = []
+
+    def produce(shape, dtype, rng):
+        seen.append((shape, dtype))
+        return np.full(shape, rng.random(), dtype=np.float32)
+
+    done = []
+    sampled = run(Plan(Call(produce, 9), Summary()), (4, 5), "float32", 123, progress=done.append)
+    assert seen == [((4, 5), "float32")] and done == [80]
+    assert np.all(sampled.array == np.float32(seeding.auxiliary_generator(123, 9).random()))
+    assert sampled.moments.count == 20
+
+
+def test_transforms_may_ask_for_an_auxiliary_generator():
+    from weightgen.distributions import Summary
+    from weightgen.plan import Plan, Transform
+    from weightgen.sampler import run
+
+    def transform(normals, work, rng):
+        return normals + rng.random()
+
+    plain = run(Plan(Transform((3, 3), lambda normals, work: normals), Summary()), (3, 3), "float64", 5)
+    shifted = run(Plan(Transform((3, 3), transform, auxiliary=4), Summary()), (3, 3), "float64", 5)
+    offset = seeding.auxiliary_generator(5, 4).random()
+    assert np.allclose(shifted.array, plain.array + offset)

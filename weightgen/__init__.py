@@ -15,6 +15,7 @@ from weightgen.errors import (
     CheckFailedError,
     DtypeError,
     ExitCode,
+    InitializerError,
     InputError,
     OutputError,
     ParameterError,
@@ -46,6 +47,7 @@ __all__ = [
     "OutputError",
     "InputError",
     "CheckFailedError",
+    "InitializerError",
     "TooLargeError",
     "ExitCode",
 ]

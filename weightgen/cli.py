@@ -19,6 +19,7 @@ import click
 from weightgen._version import __version__
 from weightgen.dtypes import ALL as ALL_DTYPES
 from weightgen.errors import ExitCode, WeightgenError
+from weightgen.fans import LAYOUTS
 from weightgen.params import Param
 from weightgen.registry import InitializerSpec, registry
 
@@ -65,8 +66,11 @@ class Choices(click.ParamType):
         return [CompletionItem(c) for c in self.choices if c.startswith(incomplete)]
 
 
-def param_option(param: Param) -> click.Option:
-    """The click option of a registry parameter."""
+def param_option(param: Param) -> click.Parameter:
+    """The click option (or argument) of a registry parameter."""
+    if param.positional:
+        return click.Argument([param.name], type=ParamType(param), required=param.required,
+                              metavar=param.option)
     help_text = f"{param.help} [default: {param.describe_default()}]"
     if param.kind == "bool":
         flag = param.option[2:]
@@ -97,7 +101,7 @@ def output_options(spec: InitializerSpec) -> list[click.Option]:
     ]
     if spec.uses_fans:
         options += [
-            click.Option(["--layout"], type=Choices(("keras", "torch")), default=None,
+            click.Option(["--layout"], type=Choices(LAYOUTS), default=None,
                          help=f"How fans are read from the shape [default: {spec.layout}]."),
             click.Option(["--fan-in"], type=click.FLOAT, default=None, help="Override the computed fan_in."),
             click.Option(["--fan-out"], type=click.FLOAT, default=None, help="Override the computed fan_out."),
@@ -167,6 +171,13 @@ class WeightgenGroup(click.Group):
         if not name.startswith("-") and self.get_command(ctx, name) is None:
             raise click.UsageError(registry().unknown_message(name), ctx)
         return super().resolve_command(ctx, args)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_help(ctx, formatter)
+        from weightgen.report import warning
+
+        for problem in registry().problems:
+            warning(problem)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         builtin = [(name, cmd.get_short_help_str(80)) for name, cmd in sorted(self.commands.items())]

@@ -332,3 +332,167 @@ class Summary(Distribution):
 
     def describe(self) -> str:
         return self.text
+
+
+@dataclass(frozen=True)
+class WithZeros(Distribution):
+    """A share ``zeros`` of exact zeros, the rest following ``inner`` (torch sparse, delta orthogonal).
+
+    The zeros are an atom, so the whole is not continuous (no KS against it); its moments
+    and bounds are exact.
+    """
+
+    zeros: float
+    inner: Distribution
+
+    @property
+    def mean(self) -> float | None:
+        inner = self.inner.mean
+        return None if inner is None else (1.0 - self.zeros) * inner
+
+    @property
+    def std(self) -> float | None:
+        mean, std = self.inner.mean, self.inner.std
+        if mean is None or std is None:
+            return None
+        second = (1.0 - self.zeros) * (std * std + mean * mean)
+        return math.sqrt(max(0.0, second - self.mean**2))
+
+    @property
+    def low(self) -> float | None:
+        low = self.inner.low
+        if self.zeros >= 1.0:
+            return 0.0
+        return None if low is None else (min(low, 0.0) if self.zeros > 0 else low)
+
+    @property
+    def high(self) -> float | None:
+        high = self.inner.high
+        if self.zeros >= 1.0:
+            return 0.0
+        return None if high is None else (max(high, 0.0) if self.zeros > 0 else high)
+
+    def cdf(self, x: Any) -> Any:
+        import numpy as np
+
+        x = np.asarray(x, dtype=float)
+        return self.zeros * (x >= 0) + (1.0 - self.zeros) * self.inner.cdf(x)
+
+    def describe(self) -> str:
+        return f"{self.zeros:.4g} zeros, the rest {self.inner.describe()}"
+
+
+# -- complex distributions ------------------------------------------------------------
+#
+# JAX's convention: a complex initializer's variance is E|z|², split equally between the
+# real and the imaginary part. Summaries of complex tensors pool the real and imaginary
+# parts (see stats.Moments.of), so ``mean``/``std``/``low``/``high``/``cdf`` below describe
+# one part: the std of a part is sqrt(E|z|² / 2).
+
+
+class ComplexDistribution(Distribution):
+    """Base of the complex distributions; the sampler draws them as (real, imag) pairs."""
+
+    is_complex = True
+    continuous = True
+
+    @property
+    def mean(self) -> float:
+        return 0.0
+
+    @property
+    def second_moment(self) -> float:
+        """E|z|²."""
+        raise NotImplementedError
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.second_moment / 2.0)
+
+
+@dataclass(frozen=True)
+class ComplexNormal(ComplexDistribution):
+    """Circular complex normal with E|z|² = std_²: real and imaginary parts N(0, std_²/2)."""
+
+    std_: float
+
+    @property
+    def second_moment(self) -> float:
+        return self.std_ * self.std_
+
+    def cdf(self, x: Any) -> Any:
+        return Normal(0.0, self.std_ / SQRT2).cdf(x)
+
+    def describe(self) -> str:
+        return f"complex normal, E|z|²={self.second_moment:.6g} (each part std {self.std:.6g})"
+
+
+@dataclass(frozen=True)
+class ComplexDisk(ComplexDistribution):
+    """Uniform on the disk |z| < radius (JAX's complex "uniform"): E|z|² = radius²/2."""
+
+    radius: float
+
+    @property
+    def second_moment(self) -> float:
+        return self.radius * self.radius / 2.0
+
+    @property
+    def low(self) -> float:
+        return -self.radius
+
+    @property
+    def high(self) -> float:
+        return self.radius
+
+    def cdf(self, x: Any) -> Any:
+        """A part's CDF: the disk's area left of x, over its whole area."""
+        import numpy as np
+
+        t = np.clip(np.asarray(x, dtype=float) / self.radius, -1.0, 1.0)
+        return 0.5 + (t * np.sqrt(1.0 - t * t) + np.arcsin(t)) / math.pi
+
+    def describe(self) -> str:
+        return f"complex uniform on the disk |z| < {self.radius:.6g}"
+
+
+@dataclass(frozen=True)
+class ComplexTruncatedNormal(ComplexDistribution):
+    """Circular complex normal with E|z|² = std_² before truncation, restricted to |z| <= upper·std_.
+
+    JAX's complex "truncated_normal": |z|²/std_² is Exp(1) cut at upper².
+    """
+
+    std_: float
+    upper: float = 2.0
+
+    @property
+    def second_moment(self) -> float:
+        c2 = self.upper * self.upper
+        kept = -math.expm1(-c2)
+        return self.std_ * self.std_ * (1.0 - c2 * math.exp(-c2) / kept)
+
+    @property
+    def low(self) -> float:
+        return -self.upper * self.std_
+
+    @property
+    def high(self) -> float:
+        return self.upper * self.std_
+
+    def cdf(self, x: Any) -> Any:
+        """A part's CDF, integrated numerically once on a fine grid (the density is smooth)."""
+        import numpy as np
+        from scipy.integrate import cumulative_trapezoid
+        from scipy.special import erf
+
+        grid = np.linspace(-self.upper, self.upper, 1 << 14 | 1)
+        # Density of the real part in std_ units: exp(-x²)·erf(sqrt(c² - x²)), up to a constant.
+        density = np.exp(-grid * grid) * erf(np.sqrt(np.maximum(self.upper**2 - grid * grid, 0.0)))
+        table = cumulative_trapezoid(density, x=grid, initial=0.0)
+        table /= table[-1]
+        return np.interp(np.asarray(x, dtype=float) / self.std_, grid, table)
+
+    def describe(self) -> str:
+        return (f"complex normal (E|z|²={self.std_**2:.6g} before truncation) with "
+                f"|z| <= {self.high:.6g}")

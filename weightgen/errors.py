@@ -66,3 +66,9 @@ class TooLargeError(WeightgenError, MemoryError):
 
 class CheckFailedError(WeightgenError):
     """``inspect``: an entry does not follow the initializer it was compared with (exit 1)."""
+
+class InitializerError(WeightgenError):
+    """An initializer's own code failed or returned a wrong tensor (custom initializers).
+
+    A runtime error (exit 1): the request was valid, the code it named misbehaved.
+    """

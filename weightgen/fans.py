@@ -1,9 +1,11 @@
 """Fan-in and fan-out from a shape, as each framework reads it.
 
 The frameworks disagree on where the input and output axes are, so the rule is chosen by
-*layout*: ``keras`` is ``(..., in, out)`` and ``torch`` is ``(out, in, *kernel)``. Explicit
-axes (Keras ``input_axes``/``output_axes``, JAX ``in_axis``/``out_axis``/``batch_axis``)
-and ``--fan-in``/``--fan-out`` overrides take precedence.
+*layout*: ``keras`` is ``(..., in, out)`` (a 1-D shape is its own fan), ``torch`` is
+``(out, in, *kernel)`` (at least 2-D) and ``jax`` is ``(..., in, out)`` with JAX's default
+axes (at least 2-D). Explicit axes (Keras ``input_axes``/``output_axes``, JAX
+``in_axis``/``out_axis``/``batch_axis``) and ``--fan-in``/``--fan-out`` overrides take
+precedence.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from dataclasses import dataclass
 
 from weightgen.errors import ParameterError, ShapeError
 
-LAYOUTS = ("keras", "torch")
+LAYOUTS = ("keras", "torch", "jax")
+
+#: JAX's default axes: ``in_axis=-2, out_axis=-1, batch_axis=()``.
+JAX_DEFAULT_AXES = ((-2,), (-1,), ())
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,34 @@ def axes_fans(
     )
 
 
+def jax_fans(
+    shape: Sequence[int],
+    in_axis: Sequence[int] = (-2,),
+    out_axis: Sequence[int] = (-1,),
+    batch_axis: Sequence[int] = (),
+) -> Fans:
+    """JAX ``_compute_fans``: the receptive field is every element not on an in, out or batch axis.
+
+    As in JAX, it is ``prod(shape) / in_size / out_size / batch_size``, a true division, so
+    overlapping axes give fractional fans rather than an error; and the default
+    ``in_axis=-2`` on a shape with fewer than 2 dimensions is refused.
+    """
+    if tuple(in_axis) == (-2,) and len(shape) <= 1:
+        raise ShapeError(
+            f"Can't compute input and output sizes of a {len(shape)}-dimensional weights tensor "
+            f"with the default --in-axis -2 (shape {tuple(shape)}); give a shape with at least "
+            "2 dimensions, or --in-axis/--out-axis explicitly."
+        )
+    sizes = [
+        math.prod(shape[_axis(shape, a, option)] for a in axes)
+        for axes, option in ((in_axis, "--in-axis"), (out_axis, "--out-axis"),
+                             (batch_axis, "--batch-axis"))
+    ]
+    in_size, out_size, batch_size = sizes
+    receptive_field = math.prod(shape) / in_size / out_size / batch_size
+    return Fans(in_size * receptive_field, out_size * receptive_field)
+
+
 def _axis(shape: Sequence[int], axis: int, option: str) -> int:
     if not -len(shape) <= axis < len(shape):
         raise ParameterError(
@@ -90,7 +123,11 @@ def layout_fans(shape: Sequence[int], layout: str) -> Fans:
         return keras_fans(shape)
     if layout == "torch":
         return torch_fans(shape)
-    raise ParameterError(f"Invalid value for --layout: expected keras or torch (got {layout!r}).")
+    if layout == "jax":
+        return jax_fans(shape)
+    raise ParameterError(
+        f"Invalid value for --layout: expected one of {', '.join(LAYOUTS)} (got {layout!r})."
+    )
 
 
 def with_overrides(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from weightgen import dtypes, seeding
 from weightgen._version import __version__
-from weightgen.errors import DtypeError, ParameterError
+from weightgen.errors import DtypeError, InitializerError, ParameterError, WeightgenError
 from weightgen.fans import LAYOUTS, Fans, with_overrides
 from weightgen.params import bind
 from weightgen.plan import Plan, PlanInput
@@ -153,7 +154,9 @@ def build_request(
             f"{', '.join(spec.dtypes)}."
         )
     if layout is not None and layout not in LAYOUTS:
-        raise ParameterError(f"Invalid value for --layout: expected keras or torch (got {layout!r}).")
+        raise ParameterError(
+            f"Invalid value for --layout: expected one of {', '.join(LAYOUTS)} (got {layout!r})."
+        )
     if not spec.uses_fans and (layout is not None or fan_in is not None or fan_out is not None):
         raise ParameterError(
             f"{spec.name} does not use fans; drop --layout/--fan-in/--fan-out."
@@ -174,6 +177,21 @@ def resolve(request: Request, spec: InitializerSpec) -> Plan:
         fans = with_overrides(lambda: spec.fan_rule(request.shape, layout, request.params),
                               request.fan_in, request.fan_out)
     return spec.resolve(PlanInput(spec.name, request.params, request.shape, request.dtype, fans))
+
+
+@contextmanager
+def plugin_failures(spec: InitializerSpec) -> Iterator[None]:
+    """A plugin's own bug becomes one line (:class:`InitializerError`), not a traceback."""
+    try:
+        yield
+    except WeightgenError:
+        raise
+    except Exception as error:
+        if spec.origin == "builtin":
+            raise
+        raise InitializerError(
+            f"{spec.name} (from {spec.origin}) failed: {type(error).__name__}: {error}"
+        ) from error
 
 
 def generate(
@@ -217,13 +235,15 @@ def generate(
         raise ParameterError(f"Invalid value for --threads: expected a positive integer (got {threads!r}).")
     request, spec = build_request(initializer, shape, dtype=dtype, seed=seed, layout=layout,
                                   fan_in=fan_in, fan_out=fan_out, name=name, params=params)
-    plan = resolve(request, spec)
+    with plugin_failures(spec):
+        plan = resolve(request, spec)
     format_name = formats.format_for(output, format)
     formats.check_compression(compression)
     if output is not None:
         formats.check_writable(format_name, output, request.dtype, force, request.name, compression)
     started = time.perf_counter()
-    sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress)
+    with plugin_failures(spec):
+        sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress)
     seconds = time.perf_counter() - started
     result = Result(request, spec, plan, sampled.array, sampled.moments, seconds, output, format_name)
     if output is not None:

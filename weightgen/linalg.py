@@ -1,4 +1,4 @@
-"""Matrix and structured initializers: orthogonal, identity, STFT kernels.
+"""Matrix and structured initializers: orthogonal, identity, dirac, sparse, STFT kernels.
 
 Orthogonal matrices are built from standard normals drawn by the core sampler (so they
 follow the stream contract) and orthonormalised in float64 before the single cast. The
@@ -16,11 +16,18 @@ import numpy as np
 
 
 def orthonormal_columns(normals: np.ndarray) -> np.ndarray:
-    """Q of the QR decomposition of a tall (rows >= cols) matrix, signs fixed by diag(R).
+    """Q of the QR decomposition of a tall (rows >= cols) matrix, phases fixed by diag(R).
 
-    Multiplying each column by sign(R_jj) makes Q Haar-distributed (Mezzadri 2007), as
-    Keras, PyTorch and JAX all do.
+    Multiplying each column by sign(R_jj) (for complex matrices the phase R_jj/|R_jj|)
+    makes Q Haar-distributed (Mezzadri 2007), as Keras, PyTorch and JAX all do.
     """
+    if np.iscomplexobj(normals):
+        q, r = np.linalg.qr(normals.astype(np.complex128, copy=False))
+        diagonal = np.diagonal(r)
+        size = np.abs(diagonal)
+        phases = np.where(size == 0, 1.0, diagonal / np.where(size == 0, 1.0, size))
+        q *= phases
+        return q
     q, r = np.linalg.qr(normals.astype(np.float64, copy=False))
     signs = np.sign(np.diagonal(r))
     signs[signs == 0] = 1.0
@@ -28,23 +35,119 @@ def orthonormal_columns(normals: np.ndarray) -> np.ndarray:
     return q
 
 
-def orthogonal_last_axis(shape: Sequence[int], gain: float) -> tuple[tuple[int, int], Callable[[Any, Any], Any]]:
-    """Keras's orthogonal: the last axis against all others flattened.
+Transformer = Callable[..., Any]
 
-    Returns the shape of normals to draw, ``(max(rows, cols), min(rows, cols))``, and the
-    transform from those normals to the tensor.
+
+def orthogonal_along(shape: Sequence[int], column_axis: int, gain: float,
+                     complex_values: bool = False) -> tuple[tuple[int, ...], Transformer]:
+    """A random (semi-)orthogonal tensor: ``column_axis`` against all other axes flattened.
+
+    The matrix is ``(prod(other axes), shape[column_axis])``, with orthonormal columns when
+    it is tall and orthonormal rows when it is wide (JAX's ``orthogonal(column_axis)``;
+    Keras's is ``column_axis=-1``; PyTorch's, dim 0 against the rest, is ``column_axis=0``).
+    Returns the shape of standard normals to draw, ``(max, min)`` (plus a trailing 2 for
+    the real and imaginary parts of complex values), and the transform from them.
     """
-    rows, cols = math.prod(shape[:-1]), shape[-1]
-    draw_shape = (max(rows, cols), min(rows, cols))
+    axis = column_axis % len(shape)
+    cols = shape[axis]
+    rows = math.prod(shape) // cols
+    draw_shape: tuple[int, ...] = (max(rows, cols), min(rows, cols))
+    if complex_values:
+        draw_shape += (2,)
+    moved = (*shape[:axis], *shape[axis + 1 :], cols)
 
     def transform(normals: np.ndarray, work: np.dtype) -> np.ndarray:
+        if complex_values:
+            normals = normals[..., 0] + 1j * normals[..., 1]
         q = orthonormal_columns(normals)
         if rows < cols:
             q = q.T
         q *= gain
-        return q.astype(work).reshape(shape)
+        out_dtype = np.result_type(work, np.complex64) if complex_values else work
+        result = q.astype(out_dtype, order="C").reshape(moved)
+        if axis != len(shape) - 1:
+            result = np.ascontiguousarray(np.moveaxis(result, -1, axis))
+        return result
 
     return draw_shape, transform
+
+
+def orthogonal_last_axis(shape: Sequence[int], gain: float) -> tuple[tuple[int, ...], Transformer]:
+    """Keras's orthogonal: the last axis against all others flattened."""
+    return orthogonal_along(shape, -1, gain)
+
+
+def delta_orthogonal(shape: Sequence[int], column_axis: int, scale: float,
+                     complex_values: bool = False) -> tuple[tuple[int, ...], Transformer]:
+    """JAX's delta orthogonal: zeros, and an orthogonal ``(in, out)`` matrix at the kernel centre.
+
+    The centre of a kernel axis of size k is ``(k - 1) // 2``; ``column_axis`` is an axis
+    of the ``(in, out)`` matrix.
+    """
+    draw_shape, matrix = orthogonal_along(shape[-2:], column_axis, scale, complex_values)
+    centre = tuple((k - 1) // 2 for k in shape[:-2])
+
+    def transform(normals: np.ndarray, work: np.dtype) -> np.ndarray:
+        middle = matrix(normals, work)
+        tensor = np.zeros(shape, dtype=middle.dtype)
+        tensor[centre] = middle
+        return tensor
+
+    return draw_shape, transform
+
+
+def sparse_columns(shape: Sequence[int], std: float, zeros: int) -> Transformer:
+    """PyTorch's sparse: normal(0, std) values with exactly ``zeros`` zeros in every column.
+
+    The zero rows of each column are a uniformly random subset, chosen from the auxiliary
+    generator as the ``zeros`` smallest of one uniform key per element (column by column,
+    in chunks), so the result depends on the seed alone.
+    """
+    rows, cols = shape
+    chunk = max(1, (1 << 22) // rows)
+
+    def transform(normals: np.ndarray, work: np.dtype, rng: np.random.Generator) -> np.ndarray:
+        values = normals.astype(work, copy=False)
+        values *= work.type(std)
+        if zeros >= rows:
+            values[...] = 0
+        elif zeros > 0:
+            for start in range(0, cols, chunk):
+                stop = min(cols, start + chunk)
+                keys = rng.random((stop - start, rows))
+                picked = np.argpartition(keys, zeros - 1, axis=1)[:, :zeros]
+                values[picked, np.arange(start, stop)[:, None]] = 0
+        return values
+
+    return transform
+
+
+def dirac_positions(shape: Sequence[int], groups: int) -> np.ndarray:
+    """Flat indices of PyTorch dirac's ones, ascending: ``[g·(out/groups) + d, d, centre]``.
+
+    The centre of a kernel axis of size k is ``k // 2``.
+    """
+    out_per_group = shape[0] // groups
+    count = min(out_per_group, shape[1])
+    kernel = shape[2:]
+    centre = 0
+    for size in kernel:
+        centre = centre * size + size // 2
+    group, channel = np.meshgrid(np.arange(groups, dtype=np.int64),
+                                 np.arange(count, dtype=np.int64), indexing="ij")
+    row = group * out_per_group + channel
+    return ((row * shape[1] + channel) * math.prod(kernel) + centre).reshape(-1)
+
+
+def positions_fill(positions: np.ndarray, value: Any) -> Callable[[int, np.ndarray], None]:
+    """``value`` at the given ascending flat positions, zero elsewhere."""
+
+    def fill(start: int, out: np.ndarray) -> None:
+        out.fill(0)
+        first, last = np.searchsorted(positions, [start, start + out.size])
+        out[positions[first:last] - start] = value
+
+    return fill
 
 
 def constant_fill(value: Any) -> Callable[[int, np.ndarray], None]:

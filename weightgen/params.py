@@ -51,6 +51,8 @@ class Param:
     allow_infinite: bool = False
     #: Extra check of the converted value: returns the problem, or None when fine.
     check: Callable[[Any], str | None] | None = None
+    #: Given on the command line as an argument (``weightgen custom TARGET``), not an option.
+    positional: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -58,7 +60,9 @@ class Param:
 
     @property
     def option(self) -> str:
-        """The command-line option: ``in_axis`` -> ``--in-axis``."""
+        """The command-line option (``in_axis`` -> ``--in-axis``), or argument (``TARGET``)."""
+        if self.positional:
+            return self.name.upper()
         return "--" + self.name.replace("_", "-")
 
     @property

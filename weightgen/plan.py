@@ -2,14 +2,16 @@
 
 An initializer spec turns (params, shape, dtype, fans) into a :class:`Plan`: the
 distribution to expect, the resolved meaning to show (``limit=0.125``) and the *source*
-the sampler runs. There are three kinds of source, and every initializer is one of them:
+the sampler runs. There are four kinds of source, and every initializer is one of them:
 
 * :class:`Draw` — independent draws from an elementwise distribution (uniform, normal,
   truncated normal), block by block;
 * :class:`Fill` — a deterministic function of the flat index (zeros, constant, identity,
   dirac, stft), also block by block, so it streams like a draw;
 * :class:`Transform` — standard normals drawn by the same block sampler into a matrix,
-  then transformed as a whole (orthogonal: QR). These need the whole tensor in memory.
+  then transformed as a whole (orthogonal: QR). These need the whole tensor in memory;
+* :class:`Call` — a Python callable given the shape, dtype and a seeded generator returns
+  the whole tensor (custom initializers).
 """
 
 from __future__ import annotations
@@ -51,16 +53,32 @@ class Fill:
 class Transform:
     """Draw standard normals of ``draw_shape`` (work dtype), then ``transform`` them.
 
-    ``transform(normals, work_dtype)`` returns the tensor (work dtype, final shape).
+    ``transform(normals, work_dtype)`` returns the tensor (work dtype, final shape). With
+    ``auxiliary`` set, it is called as ``transform(normals, work_dtype, rng)``, ``rng`` being
+    ``seeding.auxiliary_generator(seed, auxiliary)`` (e.g. torch sparse's zero positions).
     """
 
     draw_shape: tuple[int, ...]
-    transform: Callable[[Any, Any], Any]
+    transform: Callable[..., Any]
     #: Bytes per element of working memory beyond the output (for the up-front size check).
     workspace_factor: float = 3.0
+    #: Purpose number of an auxiliary generator the transform needs (``seeding.PURPOSE_*``).
+    auxiliary: int | None = None
 
 
-Source = Draw | Fill | Transform
+@dataclass(frozen=True)
+class Call:
+    """``produce(shape, dtype_name, rng)`` returns the whole, checked tensor.
+
+    ``rng`` is ``seeding.auxiliary_generator(seed, purpose)``; ``produce`` checks what it
+    returns (shape, dtype, finiteness) and raises weightgen's errors.
+    """
+
+    produce: Callable[[tuple[int, ...], str, Any], Any]
+    purpose: int
+
+
+Source = Draw | Fill | Transform | Call
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,20 @@ function that resolves it into a :class:`~weightgen.plan.Plan` (which carries th
 expected distribution). Subcommands, ``--help``, ``list``, completion and the README
 table are derived from it. Importing this module imports no numpy: the families'
 resolve functions import what they need when they run.
+
+Third-party packages add initializers through the entry-point group
+``weightgen.initializers``: each entry point names an :class:`InitializerSpec`, or a
+callable returning one spec or an iterable of specs. Plugins are loaded once, when the
+registry is first needed, after the built-ins; a plugin that fails to load, or whose
+names are taken, is skipped and recorded in :attr:`Registry.problems` (``weightgen
+list`` shows them), and never breaks the built-ins.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from weightgen import dtypes as dtype_names
@@ -22,6 +29,12 @@ from weightgen.params import Param
 from weightgen.plan import Plan, PlanInput
 
 FAMILIES = ("keras", "torch", "jax", "custom")
+
+#: The entry-point group plugins register their specs under.
+ENTRY_POINT_GROUP = "weightgen.initializers"
+
+#: Names of the built-in commands, which no initializer may take.
+RESERVED_NAMES = ("list", "inspect", "batch", "help")
 
 FanRule = Callable[[Sequence[int], str, Mapping[str, Any]], Fans]
 
@@ -51,6 +64,8 @@ class InitializerSpec:
     deterministic: bool = False
     #: The framework object it reproduces, for docs (``keras.initializers.GlorotUniform``).
     reference: str = ""
+    #: ``builtin``, or the plugin it came from (``plugin example-weightgen-plugin 0.1``).
+    origin: str = "builtin"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -69,12 +84,17 @@ class Registry:
 
     _specs: dict[str, InitializerSpec] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)
+    #: One line per plugin that could not be loaded (shown by ``weightgen list``).
+    problems: list[str] = field(default_factory=list)
 
     def add(self, spec: InitializerSpec) -> None:
+        """Register ``spec``; every one of its names must be free."""
         for name in spec.names:
             owner = self._names.get(name)
-            if owner is not None and owner != spec.name:
+            if owner is not None:
                 raise ValueError(f"initializer name {name!r} is taken by {owner!r}")
+            if name in RESERVED_NAMES:
+                raise ValueError(f"initializer name {name!r} is a weightgen command")
         self._specs[spec.name] = spec
         for name in spec.names:
             self._names[name] = spec.name
@@ -122,14 +142,82 @@ class Registry:
     def unknown_message(self, name: str) -> str:
         close = self.suggestions(name)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        return f"Unknown initializer {name!r}.{hint} Run 'weightgen list' to see them all."
+        broken = ""
+        if self.problems:
+            count = len(self.problems)
+            broken = f" ({count} plugin{'s' if count > 1 else ''} failed to load; see 'weightgen list'.)"
+        return f"Unknown initializer {name!r}.{hint} Run 'weightgen list' to see them all.{broken}"
+
+    def load_plugins(self, entry_points: Iterable[Any] | None = None) -> None:
+        """Add the specs of every plugin; record (never raise) what goes wrong.
+
+        ``entry_points`` defaults to the installed ones of :data:`ENTRY_POINT_GROUP`. An
+        entry point's specs are added all or none.
+        """
+        if entry_points is None:
+            entry_points = installed_entry_points()
+        for entry_point in entry_points:
+            label = f"plugin {entry_point.name!r} ({entry_point.value})"
+            try:
+                specs = plugin_specs(entry_point.load())
+                origin = _origin(entry_point)
+                specs = [replace(spec, origin=origin) for spec in specs]
+                trial = Registry(dict(self._specs), dict(self._names))
+                for spec in specs:
+                    trial.add(spec)
+            except Exception as error:  # a plugin's failure is its own, never the built-ins'
+                detail = f": {error}" if str(error) else ""
+                self.problems.append(f"{label} was skipped: {type(error).__name__}{detail}")
+                continue
+            for spec in specs:
+                self.add(spec)
+
+
+def installed_entry_points() -> list[Any]:
+    """The installed entry points of :data:`ENTRY_POINT_GROUP`, each once."""
+    from importlib.metadata import entry_points
+
+    unique: dict[tuple[str, str], Any] = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        unique.setdefault((entry_point.name, entry_point.value), entry_point)
+    return list(unique.values())
+
+
+def plugin_specs(loaded: Any) -> list[InitializerSpec]:
+    """The specs an entry point's object stands for: a spec, or a callable returning spec(s)."""
+    if isinstance(loaded, InitializerSpec):
+        specs = [loaded]
+    elif callable(loaded):
+        produced = loaded()
+        specs = [produced] if isinstance(produced, InitializerSpec) else list(produced)
+    else:
+        raise TypeError(
+            f"expected an InitializerSpec or a callable returning specs, got {type(loaded).__name__}"
+        )
+    for spec in specs:
+        if not isinstance(spec, InitializerSpec):
+            raise TypeError(f"expected InitializerSpec objects, got {type(spec).__name__}")
+        for name in spec.names:
+            if not isinstance(name, str) or not name or name.startswith("-") or any(
+                    c.isspace() for c in name):
+                raise ValueError(f"{name!r} is not a usable initializer name")
+    if not specs:
+        raise ValueError("it provides no initializers")
+    return specs
+
+
+def _origin(entry_point: Any) -> str:
+    dist = getattr(entry_point, "dist", None)
+    if dist is not None:
+        return f"plugin {dist.name} {dist.version}"
+    return f"plugin {entry_point.value}"
 
 
 _REGISTRY: Registry | None = None
 
 
 def registry() -> Registry:
-    """The registry of built-in (and, later, plugin) initializers, built once."""
+    """The registry of built-in initializers, then plugins, built once."""
     global _REGISTRY
     if _REGISTRY is None:
         from weightgen.families import builtin_specs
@@ -137,6 +225,7 @@ def registry() -> Registry:
         built = Registry()
         for spec in builtin_specs():
             built.add(spec)
+        built.load_plugins()
         _REGISTRY = built
     return _REGISTRY
 

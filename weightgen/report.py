@@ -45,7 +45,7 @@ def _params_text(params: Mapping[str, Any]) -> str:
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
+            value = ",".join(str(v) for v in value) if value else "()"
         elif isinstance(value, float):
             value = number(value)
         shown.append(f"{key}={value}")
@@ -121,6 +121,12 @@ def show_summary(record: Mapping[str, Any], *, as_json: bool, stdout_has_data: b
 def error(message: str) -> None:
     """One line on stderr."""
     sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
+
+
+def warning(message: str) -> None:
+    """One line on stderr, for what went wrong but did not stop the command."""
+    sys.stderr.write(f"Warning: {message}\n")
     sys.stderr.flush()
 
 

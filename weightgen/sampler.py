@@ -22,7 +22,7 @@ from weightgen import dtypes, seeding
 from weightgen.distributions import Distribution, Normal
 from weightgen.errors import TooLargeError
 from weightgen.kernels import kernel_for
-from weightgen.plan import Draw, Fill, Plan, Transform
+from weightgen.plan import Call, Draw, Fill, Plan, Transform
 from weightgen.stats import Moments
 
 
@@ -111,9 +111,16 @@ def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | 
         check_fits(shape, dtype, extra_factor=source.workspace_factor * dtypes.itemsize(dtype))
         return _run_transform(source, shape, dtype, seed, threads, progress)
     check_fits(shape, dtype)
+    if isinstance(source, Call):
+        array = source.produce(shape, dtype, seeding.auxiliary_generator(seed, source.purpose))
+        if progress is not None:
+            progress(array.nbytes)
+        return Sampled(array, Moments.of(array))
     target = dtypes.numpy_dtype(dtype)
     out = np.empty(math.prod(shape), dtype=target)
-    if isinstance(source, Draw):
+    if isinstance(source, Draw) and dtypes.is_complex(dtype):
+        block_fn = _complex_blocks(source.distribution, out, seed)
+    elif isinstance(source, Draw):
         block_fn = _draw_blocks(source.distribution, out, dtype, seed)
     elif isinstance(source, Fill):
         block_fn = _fill_blocks(source.fill, out)
@@ -149,6 +156,22 @@ def _draw_blocks(distribution: Distribution, out: np.ndarray, dtype: str, seed: 
     return block
 
 
+def _complex_blocks(distribution: Distribution, out: np.ndarray, seed: int
+                    ) -> Callable[[int, int, int], Moments]:
+    """Complex values: each block's (real, imag) float view filled from the block's generator."""
+    from weightgen.complex_kernels import kernel_for as complex_kernel_for
+
+    kernel = complex_kernel_for(distribution)
+    parts = out.view(out.real.dtype)
+
+    def block(index: int, start: int, stop: int) -> Moments:
+        target = parts[2 * start : 2 * stop]
+        kernel(seeding.block_generator(seed, index), target)
+        return Moments.of(target)
+
+    return block
+
+
 def _fill_blocks(fill: Callable[[int, Any], None], out: np.ndarray) -> Callable[[int, int, int], Moments]:
     def block(index: int, start: int, stop: int) -> Moments:
         target = out[start:stop]
@@ -168,7 +191,10 @@ def _run_transform(source: Transform, shape: tuple[int, ...], dtype: str, seed: 
     normals = np.empty(math.prod(source.draw_shape), dtype=work)
     _map_blocks(_draw_blocks(Normal(0.0, 1.0), normals, str(work), seed), normals.size, threads,
                 _in_bytes(progress, dtypes.itemsize(dtype)))
-    result = np.asarray(source.transform(normals.reshape(source.draw_shape), work))
+    args: tuple[Any, ...] = (normals.reshape(source.draw_shape), work)
+    if source.auxiliary is not None:
+        args += (seeding.auxiliary_generator(seed, source.auxiliary),)
+    result = np.asarray(source.transform(*args))
     target = dtypes.numpy_dtype(dtype)
     array = result.astype(target, copy=False).reshape(shape)
     return Sampled(array, Moments.of(array))

@@ -27,6 +27,10 @@ BLOCK_SIZE = 1 << 18
 _DATA = 0
 _AUXILIARY = 1
 
+#: Purposes of auxiliary generators (part of the stream contract: never renumber).
+PURPOSE_SPARSE_ZEROS = 1  # torch.sparse: which rows of each column are zero
+PURPOSE_CUSTOM = 2  # the generator handed to a custom initializer
+
 
 def resolve_seed(seed: Any) -> int:
     """Check a user seed (any size of non-negative integer), or draw one from the OS."""

@@ -12,20 +12,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from weightgen import dtypes
-from weightgen.distributions import (Constant, Normal, SphereCoordinate, Summary, TruncatedNormal,
+from weightgen.distributions import (Normal, SphereCoordinate, Summary, TruncatedNormal,
                                      TwoPoint, Uniform)
 from weightgen.errors import ParameterError, ShapeError
+from weightgen.families.common import (DETERMINISTIC_DTYPES, VARIANCE_SCALE, check_value_fits,
+                                       constant_plan, require_rank, variance_plan)
 from weightgen.fans import Fans, axes_fans, layout_fans
 from weightgen.params import Param
 from weightgen.plan import Draw, Fill, Plan, PlanInput, Transform
 from weightgen.registry import InitializerSpec
 
-#: Std of a standard normal truncated to [-2, 2]; Keras divides by it so the *truncated*
-#: distribution has the variance the formula asks for.
-TRUNCATED_STD = 0.87962566103423978
-
 FAMILY = "keras"
-DETERMINISTIC_DTYPES = dtypes.FLOATS + dtypes.INTEGERS
 
 # -- parameters ---------------------------------------------------------------------
 
@@ -93,17 +90,7 @@ def fan_rule(shape: Sequence[int], layout: str, params: Mapping[str, Any]) -> Fa
 def variance_scaling_plan(scale: float, mode: str, distribution: str, fans: Fans) -> Plan:
     """Keras VarianceScaling: ``scale / max(1, n)`` by mode, then the distribution."""
     n = max(1.0, fans.by_mode(mode))
-    variance = scale / n
-    if distribution == "truncated_normal":
-        stddev = math.sqrt(variance) / TRUNCATED_STD
-        return Plan(Draw(TruncatedNormal(0.0, stddev, -2.0, 2.0)),
-                    TruncatedNormal(0.0, stddev, -2.0, 2.0),
-                    {"n": n, "stddev": stddev, "low": -2.0 * stddev, "high": 2.0 * stddev}, fans)
-    if distribution == "untruncated_normal":
-        stddev = math.sqrt(variance)
-        return Plan(Draw(Normal(0.0, stddev)), Normal(0.0, stddev), {"n": n, "stddev": stddev}, fans)
-    limit = math.sqrt(3.0 * variance)
-    return Plan(Draw(Uniform(-limit, limit)), Uniform(-limit, limit), {"n": n, "limit": limit}, fans)
+    return variance_plan(scale / n, distribution, fans, {"n": n})
 
 
 def _variance_scaling(request: PlanInput) -> Plan:
@@ -118,38 +105,16 @@ def _preset(scale: float, mode: str, distribution: str):
     return resolve
 
 
-def _check_value_fits(value: float, dtype: str, option: str) -> Any:
-    """A value for a deterministic initializer, checked against an integer dtype."""
-    if not dtypes.is_integer(dtype):
-        return value
-    import numpy as np
-
-    info = np.iinfo(dtypes.numpy_dtype(dtype))
-    if not float(value).is_integer() or not info.min <= value <= info.max:
-        raise ParameterError(
-            f"Invalid value for {option}: {value:g} is not representable in {dtype}; "
-            "use a whole number in range or a float dtype."
-        )
-    return int(value)
-
-
-def _constant_plan(value: float, request: PlanInput, option: str = "--value") -> Plan:
-    from weightgen.linalg import constant_fill
-
-    fill_value = _check_value_fits(value, request.dtype, option)
-    return Plan(Fill(constant_fill(fill_value)), Constant(float(value)), {"value": value})
-
-
 def _zeros(request: PlanInput) -> Plan:
-    return _constant_plan(0.0, request)
+    return constant_plan(0.0, request)
 
 
 def _ones(request: PlanInput) -> Plan:
-    return _constant_plan(1.0, request)
+    return constant_plan(1.0, request)
 
 
 def _constant(request: PlanInput) -> Plan:
-    return _constant_plan(request.params["value"], request)
+    return constant_plan(request.params["value"], request)
 
 
 def _random_normal(request: PlanInput) -> Plan:
@@ -177,21 +142,6 @@ def _truncated_normal(request: PlanInput) -> Plan:
                                    "high": p["mean"] + 2 * p["stddev"]})
 
 
-def require_rank(request: PlanInput, minimum: int, maximum: int | None = None) -> None:
-    rank = len(request.shape)
-    if rank < minimum or (maximum is not None and rank > maximum):
-        if maximum == minimum:
-            wanted = f"exactly {minimum} dimensions"
-        elif maximum is None:
-            wanted = f"at least {minimum} dimensions"
-        else:
-            wanted = f"{minimum} to {maximum} dimensions"
-        raise ShapeError(
-            f"{request.initializer} needs a shape with {wanted}; got {request.shape or '()'} "
-            f"(rank {rank})."
-        )
-
-
 def _orthogonal(request: PlanInput) -> Plan:
     from weightgen.linalg import orthogonal_last_axis
 
@@ -207,7 +157,7 @@ def _identity(request: PlanInput) -> Plan:
 
     require_rank(request, 2, 2)
     rows, cols = request.shape
-    gain = _check_value_fits(request.params["gain"], request.dtype, "--gain")
+    gain = check_value_fits(request.params["gain"], request.dtype, "--gain")
     return Plan(Fill(diagonal_fill(rows, cols, gain)),
                 TwoPoint(float(gain), min(rows, cols), rows * cols), {"gain": gain})
 
@@ -271,8 +221,7 @@ SPECS: tuple[InitializerSpec, ...] = (
     _spec("variance_scaling", "std or limit scaled by sqrt(scale / n), n the fan by --mode",
           _variance_scaling,
           params=(
-              Param("scale", "float", 1.0, "multiplies the variance", minimum=0.0,
-                    exclusive_minimum=True),
+              VARIANCE_SCALE,
               Param("mode", "choice", "fan_in", "which fan is n",
                     choices=("fan_in", "fan_out", "fan_avg")),
               Param("distribution", "choice", "truncated_normal",

@@ -249,3 +249,21 @@ def test_several_files(tmp_path):
     reports = inspect([str(tmp_path / "a.npy"), str(tmp_path / "b.npy")], expect="zeros")
     assert [r.check.passed for r in reports] == [False, True]
     assert reports[0].check.mismatches == 3 and reports[0].failed and not reports[1].failed
+
+
+@pytest.mark.parametrize("initializer, params, wrong", [
+    ("torch.kaiming_uniform", {}, {"mode": "fan_out"}),
+    ("torch.sparse", {"sparsity": 0.5}, {"sparsity": 0.25}),
+    ("torch.eye", {}, None),
+    ("jax.variance_scaling", {"scale": 2.0, "mode": "fan_geo_avg", "distribution": "normal"}, {"scale": 1.0}),
+    ("jax.orthogonal", {}, None),
+])
+def test_the_torch_and_jax_families_are_checked_through_the_registry(tmp_path, initializer, params, wrong):
+    path = str(tmp_path / "w.safetensors")
+    weightgen.generate(initializer, (256, 64), seed=10, output=path, **params)
+    (own,) = inspect(path)
+    assert own.check.source == "provenance" and own.check.passed, own.check
+    assert inspect(path, expect=initializer, **params)[0].check.passed
+    if wrong is not None:
+        check = inspect(path, expect=initializer, **{**params, **wrong})[0].check
+        assert not check.passed, check

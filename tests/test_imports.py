@@ -29,7 +29,7 @@ def test_building_every_command_imports_nothing_heavy():
 
 
 def test_version_and_help_import_nothing_heavy():
-    for args in ("['--version']", "['--help']", "['glorot_uniform', '--help']"):
+    for args in ("['--version']", "['--help']", "['glorot_uniform', '--help']", "['inspect', '--help']"):
         code = ("from weightgen.cli import main\ntry:\n    main(" + args + ")\nexcept SystemExit:\n    pass")
         loaded = modules_after(code)
         assert not {m for m in loaded if m.split(".")[0] in HEAVY}, args

@@ -128,6 +128,14 @@ def test_entry_names_of_the_output_container_complete(tmp_path, extension):
         "conv/kernel", "dense_1/bias", "dense_1/kernel"]
 
 
+def test_inspect_name_completes_the_entries_of_the_files_given(tmp_path):
+    for target, name in (("a.h5", "enc/kernel"), ("a.h5", "enc/bias"), ("b.npz", "dec/kernel")):
+        assert run_cli("ones", "--shape", "2", "-o", str(tmp_path / target), "--name", name, "-q").exit_code == 0
+    assert sorted(complete("inspect", str(tmp_path / "a.h5"), str(tmp_path / "b.npz"), "--name", "")) == [
+        "dec/kernel", "enc/bias", "enc/kernel"]
+    assert complete("inspect", str(tmp_path / "b.npz"), "--name", "d") == ["dec/kernel"]
+
+
 def test_entry_names_need_an_existing_readable_container(tmp_path):
     assert complete("zeros", "-o", str(tmp_path / "missing.h5"), "--name", "") == []
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")

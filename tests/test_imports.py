@@ -45,7 +45,7 @@ def test_building_every_command_imports_nothing_heavy():
 
 
 def test_version_and_help_import_nothing_heavy():
-    for args in ("['--version']", "['--help']", "['glorot_uniform', '--help']"):
+    for args in ("['--version']", "['--help']", "['glorot_uniform', '--help']", "['inspect', '--help']"):
         code = ("from weightgen.cli import main\ntry:\n    main(" + args + ")\nexcept SystemExit:\n    pass")
         loaded = modules_after(code)
         assert not {m for m in loaded if m.split(".")[0] in HEAVY}, args
@@ -53,9 +53,9 @@ def test_version_and_help_import_nothing_heavy():
 
 def test_importing_weightgen_loads_no_generation_machinery():
     loaded = modules_after("import weightgen\nweightgen.registry()\nweightgen.SpecError")
-    assert not heavy(loaded) and "weightgen.generation" not in loaded and "weightgen.sampler" not in loaded
-    loaded = modules_after("import weightgen\nweightgen.generate, weightgen.generate_batch")
-    assert {"weightgen.generation", "weightgen.batch"} <= loaded
+    assert not heavy(loaded) and not {"weightgen.generation", "weightgen.sampler", "weightgen.inspection"} & loaded
+    loaded = modules_after("import weightgen\nweightgen.generate, weightgen.generate_batch, weightgen.inspect")
+    assert {"weightgen.generation", "weightgen.batch", "weightgen.inspection"} <= loaded
 
 
 @pytest.mark.parametrize(("words", "cword"), [

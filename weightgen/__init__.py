@@ -4,6 +4,8 @@
 >>> result = weightgen.generate("glorot_uniform", (256, 128), seed=0)
 >>> result.array.dtype
 dtype('float32')
+>>> weightgen.inspect("w.npy", expect="glorot_uniform")[0].check.passed   # doctest: +SKIP
+True
 
 Importing this package imports no numpy, nor the generation machinery: ``generate`` and
 the other names of :data:`_LAZY` are loaded on first use (PEP 562), so ``weightgen
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from weightgen._version import __version__
 from weightgen.errors import (
+    CheckFailedError,
     DtypeError,
     ExitCode,
     InitializerError,
@@ -36,6 +39,7 @@ from weightgen.registry import InitializerSpec, registry
 if TYPE_CHECKING:
     from weightgen.batch import BatchResult, generate_batch
     from weightgen.generation import Request, Result, generate
+    from weightgen.inspection import EntryReport, inspect
 
 #: Public name -> the module that defines it, imported when the name is first used.
 _LAZY = {
@@ -44,6 +48,8 @@ _LAZY = {
     "Result": "weightgen.generation",
     "generate_batch": "weightgen.batch",
     "BatchResult": "weightgen.batch",
+    "inspect": "weightgen.inspection",
+    "EntryReport": "weightgen.inspection",
 }
 
 
@@ -67,6 +73,8 @@ __all__ = [
     "generate",
     "generate_batch",
     "BatchResult",
+    "inspect",
+    "EntryReport",
     "registry",
     "InitializerSpec",
     "Request",
@@ -80,6 +88,7 @@ __all__ = [
     "DtypeError",
     "OutputError",
     "InputError",
+    "CheckFailedError",
     "InitializerError",
     "TooLargeError",
     "ExitCode",

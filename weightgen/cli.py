@@ -265,6 +265,137 @@ def batch_command(spec: str, output: str | None, output_dir: str | None, format:
                           as_json=as_json)
 
 
+class InitializerName(click.ParamType):
+    """An initializer's name, completed from the registry (checked by the library)."""
+
+    name = "initializer"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "INIT"
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n) for n in registry().all_names() if n.startswith(incomplete)]
+
+
+class InspectCommand(click.Command):
+    """``inspect``, whose options also include the parameters of the ``--expect`` initializer."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        own = {option for param in self.params for option in (*param.opts, *param.secondary_opts)}
+        args, ctx.meta["expect_params"] = split_expect_params(args, own)
+        return super().parse_args(ctx, args)
+
+
+def split_expect_params(args: list[str], own: set[str]) -> tuple[list[str], dict[str, Any]]:
+    """Take the ``--expect`` initializer's parameters out of ``args``.
+
+    ``--scale 2``, ``--mode=fan_out`` and boolean ``--periodic``/``--no-periodic`` become
+    ``{"scale": "2", ...}``, converted and checked later by ``params.bind`` with the
+    messages ``generate`` gives. With ``--expect``, an option that is neither inspect's
+    own nor the initializer's is passed on too, so the message lists the real parameters.
+    """
+    expect = _option_value(args, "--expect")
+    spec = registry().find(expect) if expect is not None else None
+    if spec is None:
+        return args, {}
+    by_option = {param.option: param for param in spec.params}
+    rest: list[str] = []
+    params: dict[str, Any] = {}
+    tokens = iter(args)
+    for token in tokens:
+        flag, equals, value = token.partition("=")
+        if token == "--":
+            rest += [token, *tokens]
+            break
+        if not token.startswith("--") or flag in own:
+            rest.append(token)
+            continue
+        param = by_option.get(flag)
+        negated = by_option.get("--" + flag[len("--no-"):]) if flag.startswith("--no-") else None
+        if param is not None and param.kind == "bool" and not equals:
+            params[param.name] = True
+        elif param is None and negated is not None and negated.kind == "bool" and not equals:
+            params[negated.name] = False
+        else:
+            if not equals:
+                value = next(tokens, None)
+                if value is None:
+                    raise click.UsageError(f"Option '{flag}' requires an argument.")
+            params[param.name if param is not None else flag[2:].replace("-", "_")] = value
+    return rest, params
+
+
+def _option_value(args: list[str], option: str) -> str | None:
+    for index, token in enumerate(args):
+        if token == "--":
+            break
+        if token == option and index + 1 < len(args):
+            return args[index + 1]
+        if token.startswith(option + "="):
+            return token.split("=", 1)[1]
+    return None
+
+
+@cli.command("inspect", cls=InspectCommand, context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, metavar="FILE|- [FILE...]")
+@click.option("--name", "names", multiple=True, metavar="NAME", shell_complete=entry_name_completer("files"),
+              help="Only this entry of a container (HDF5 path, npz or safetensors key); repeat for more.")
+@click.option("--expect", type=InitializerName(), default=None,
+              help="Compare with this initializer, its parameters following as options "
+                   "(--expect variance_scaling --scale 2 --mode fan_out). Default: the initializer "
+                   "the file's provenance names.")
+@click.option("--layout", type=Choices(("keras", "torch", "jax")), default=None,
+              help="How --expect reads fans from each entry's shape [default: its family's].")
+@click.option("--fan-in", type=click.FLOAT, default=None, help="--expect's fan_in, whatever the shape.")
+@click.option("--fan-out", type=click.FLOAT, default=None, help="--expect's fan_out, whatever the shape.")
+@click.option("--alpha", type=click.FLOAT, default=1e-4, show_default=True,
+              help="A Kolmogorov-Smirnov p-value below this fails the check.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per entry on stdout.")
+def inspect_command(files: tuple[str, ...], names: tuple[str, ...], expect: str | None, layout: str | None,
+                    fan_in: float | None, fan_out: float | None, alpha: float, as_json: bool) -> None:
+    """The true statistics of every entry of weight files, and a verdict against an initializer.
+
+    \b
+      weightgen inspect model.h5                       every dataset; checked against its provenance
+      weightgen inspect w.npy --expect he_normal --layout torch
+      weightgen glorot_uniform --shape 256,128 -o - | weightgen inspect - --expect glorot_uniform
+
+    Exit code 1 when an entry fails its check (or a file cannot be read).
+    """
+    import os
+
+    from weightgen import inspect_report, inspection, report
+    from weightgen.errors import CheckFailedError, InputError
+
+    params = click.get_current_context().meta.get("expect_params", {})
+    expectation = inspection.expectation_for(expect, params, layout=layout, fan_in=fan_in, fan_out=fan_out)
+    total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.isfile(f))
+    reports: list[Any] = []
+    unreadable = 0
+    with report.progress(total, "inspect", enabled=True) as advance:
+        for path in files:
+            try:
+                shown = len(reports)
+                for entry in inspection.iter_inspect(path, name=names, expectation=expectation, alpha=alpha,
+                                                     progress=advance):
+                    inspect_report.show(entry, as_json=as_json)
+                    reports.append(entry)
+                if len(reports) == shown and not as_json:
+                    inspect_report.show_empty(path)
+            except InputError as error:
+                report.error(str(error))
+                unreadable += 1
+    if not as_json:
+        inspect_report.show_totals(reports)
+    failure = inspect_report.failure_message(reports)
+    if failure is not None:
+        raise CheckFailedError(failure)
+    if unreadable:
+        click.get_current_context().exit(ExitCode.RUNTIME)
+
+
 def _exit_code_for(error: BaseException) -> int:
     return int(getattr(error, "exit_code", ExitCode.RUNTIME))
 
@@ -280,7 +411,9 @@ def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     signal.signal(signal.SIGTERM, _terminate)
     code: int = ExitCode.OK
     try:
-        cli.main(args=args, prog_name=prog_name or "weightgen", standalone_mode=False)
+        # Without standalone mode, click returns the code of a ctx.exit(code) instead of raising.
+        returned = cli.main(args=args, prog_name=prog_name or "weightgen", standalone_mode=False)
+        code = returned if isinstance(returned, int) else ExitCode.OK
     except click.exceptions.Exit as done:
         code = done.exit_code
     except click.UsageError as error:

@@ -50,6 +50,10 @@ def entry_name_completer(source: str) -> Callable[[Any, Any, str], list[Any]]:
         from click.shell_completion import CompletionItem
 
         given = ctx.params.get(source)
+        if given is None and any(p.name == source and p.param_type_name == "argument" for p in ctx.command.params):
+            # While an option's value is being completed, click's resilient parsing leaves
+            # the positional arguments unassigned, in ctx.args.
+            given = tuple(arg for arg in ctx.args if not arg.startswith("-"))
         paths = [given] if isinstance(given, str) else list(given or ())
         names: list[str] = []
         for path in paths:

@@ -68,6 +68,9 @@ class TooLargeError(WeightgenError, MemoryError):
     """The tensor does not fit in memory (and cannot be streamed)."""
 
 
+class CheckFailedError(WeightgenError):
+    """``inspect``: an entry does not follow the initializer it was compared with (exit 1)."""
+
 class InitializerError(WeightgenError):
     """An initializer's own code failed or returned a wrong tensor (custom initializers).
 

@@ -208,7 +208,7 @@ def _rich_wanted() -> bool:
     """Whether stderr is a terminal, or colour is forced as rich understands it."""
     import os
 
-    if _CONSOLE is not None or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+    if os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
         return True
     try:
         return sys.stderr.isatty()

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from types import ModuleType
 from typing import Any
 
 from weightgen.errors import InputError, OutputError, UsageError, WeightgenError
-from weightgen.formats.base import (EXTENSIONS, FORMATS, STDOUT, Entry, FileWriter, Writer, duplicate_error,
-                                    format_for, refuse_existing)
+from weightgen.formats.base import (EXTENSIONS, FORMATS, SNIFF_BYTES, STDOUT, Entry, FileWriter, PrefixedStream,
+                                    Reader, Source, StoredEntry, Writer, duplicate_error, format_for,
+                                    hdf5_signature, read_up_to, refuse_existing, sniff)
 
-__all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "COMPRESSIONS", "Entry", "Writer", "format_for", "open_writer",
-           "open_session", "check_writable", "check_entry", "check_entries", "check_names", "read_entries", "read_provenance"]
+__all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "COMPRESSIONS", "Entry", "Writer", "Reader", "StoredEntry",
+           "format_for", "open_writer", "open_session", "open_reader", "check_writable", "check_entry",
+           "check_entries", "check_names", "read_entries", "read_provenance"]
 
 #: Every ``--compression`` value some format takes.
 COMPRESSIONS = ("gzip", "lzf")
@@ -162,3 +166,75 @@ def read_provenance(path: str, name: str | None = None, format: str | None = Non
     if name is None:
         return next(iter(entries.values())) if len(entries) == 1 else None
     return entries.get(format_module(format_name).entry_name(name))
+
+
+#: Formats a reader can take straight from a pipe; the others need a seekable file.
+STREAMABLE = ("npy", "safetensors")
+
+
+@contextmanager
+def open_reader(path: str) -> Iterator[Reader]:
+    """A reader of ``path`` (or ``-``, stdin), its format recognised by the first bytes.
+
+    A path's extension only names the format in the message when its bytes are not
+    recognised. From stdin, ``.npy`` and ``.safetensors`` are read straight from the
+    pipe; ``.npz`` and HDF5 need to seek, so stdin is first copied into an anonymous
+    temporary file. Raises :class:`InputError` (missing, empty or unrecognised input).
+    """
+    with ExitStack() as stack:
+        if path == STDOUT:
+            source, format_name = _stdin_source(stack)
+        else:
+            source, format_name = _file_source(path, stack)
+        reader = stack.enter_context(format_module(format_name).READER(source))
+        yield reader
+
+
+def _file_source(path: str, stack: ExitStack) -> tuple[Source, str]:
+    try:
+        file = stack.enter_context(open(path, "rb"))
+        head = read_up_to(file, SNIFF_BYTES)
+        format_name = sniff(head) or ("hdf5" if hdf5_signature(file) else None)
+        file.seek(0)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+    if format_name is None:
+        raise InputError(f"cannot read {path}: {_unrecognised(head, path)}")
+    return Source(path, file, seekable=True, path=path), format_name
+
+
+def _stdin_source(stack: ExitStack) -> tuple[Source, str]:
+    stdin = sys.stdin.buffer
+    if stdin.isatty():
+        raise UsageError("Refusing to read binary data from a terminal; pipe a weight file in "
+                         "(... | weightgen inspect -) or name a file.")
+    try:
+        head = read_up_to(stdin, SNIFF_BYTES)
+        format_name = sniff(head)
+        if format_name in STREAMABLE:
+            return Source("stdin", PrefixedStream(head, stdin), seekable=False), format_name
+        import shutil  # here: writing a file needs neither (start-up time)
+        import tempfile
+
+        spool = stack.enter_context(tempfile.TemporaryFile(prefix="weightgen-stdin-"))
+        spool.write(head)
+        shutil.copyfileobj(stdin, spool, 1 << 20)
+        format_name = format_name or ("hdf5" if hdf5_signature(spool) else None)
+        spool.seek(0)
+    except OSError as error:
+        raise InputError(f"cannot read stdin: {error.strerror or error}") from None
+    if format_name is None:
+        raise InputError(f"cannot read stdin: {_unrecognised(head, None)}")
+    return Source("stdin", spool, seekable=True), format_name
+
+
+def _unrecognised(head: bytes, path: str | None) -> str:
+    if not head:
+        return "it is empty; give an .npy, .npz, HDF5 or .safetensors file"
+    try:
+        named = format_for(path, None) if path is not None else None
+    except UsageError:
+        named = None
+    if named is not None:
+        return f"not a valid {named} file (unrecognised first bytes)"
+    return "not an .npy, .npz, HDF5 or .safetensors file (unrecognised first bytes)"

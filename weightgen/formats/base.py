@@ -1,4 +1,4 @@
-"""The writer interface every format implements, and the life cycle they share.
+"""The writer and reader interfaces every format implements, and what they share.
 
 A writer is opened for one or more entries of one target. It receives each tensor as
 successive C-order blocks (so a tensor larger than memory can stream through it), then
@@ -6,9 +6,19 @@ successive C-order blocks (so a tensor larger than memory can stream through it)
 added; :meth:`Writer.abort` (also on any exception) leaves the target as it was. Writing
 one tensor is the special case of one entry.
 
+A reader (:class:`Reader`) walks the entries of a file or a one-way stream (stdin) in
+file order; each :class:`StoredEntry` tells its name, shape, dtype and provenance, and
+gives its values as successive chunks of bounded size, so a file larger than memory can
+be inspected. Raw formats are read with ``readinto`` into each chunk rather than through
+a memory map: mapped pages count in the process's resident memory as they are touched
+(a 6 GiB scan would show 6 GiB), and a pipe cannot be mapped at all. Everything a hostile
+or damaged file can make a reader raise becomes one :class:`~weightgen.errors.InputError`
+line; no size a file claims is allocated before the bytes are there.
+
 Each format is one module (``npy``, ``npz``, ``hdf5``, ``safetensors``) that provides:
 
 - ``WRITER``: its :class:`FileWriter` subclass;
+- ``READER``: its :class:`Reader` subclass;
 - ``COMPRESSIONS``: the ``--compression`` values it takes;
 - ``check_dtype(dtype)``: refuse a dtype it cannot store (:class:`DtypeError`);
 - ``entry_name(name)``: the entry's name as stored (checked, maybe normalised);
@@ -18,6 +28,7 @@ Each format is one module (``npy``, ``npz``, ``hdf5``, ``safetensors``) that pro
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from abc import ABC, abstractmethod
@@ -25,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar, TypeVar
 
-from weightgen.errors import OutputError, UsageError, WeightgenError
+from weightgen.errors import InputError, OutputError, UsageError, WeightgenError
 from weightgen.formats.atomic import AtomicFile, TargetLock, resolve_target
 
 #: Format name -> file extensions (the first is the canonical one).
@@ -326,3 +337,309 @@ def parse_provenance(text: str | bytes | None) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) and "initializer" in value else None
+
+
+# -- reading ------------------------------------------------------------------------
+
+#: Bytes of values a reader hands over at a time: memory stays bounded whatever the file.
+READ_BYTES = 8 << 20
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+#: Bytes enough to recognise every format by its first bytes.
+SNIFF_BYTES = 16
+
+
+def sniff(head: bytes) -> str | None:
+    """The format whose first bytes ``head`` are, or None.
+
+    ``.safetensors`` has no magic number: its first 8 bytes are the header's length and
+    the header, JSON, starts with ``{``. An HDF5 file may also start after a user block
+    (see :func:`hdf5_signature`).
+    """
+    if head.startswith(NPY_MAGIC):
+        return "npy"
+    if head.startswith(ZIP_MAGICS):
+        return "npz"
+    if head.startswith(HDF5_MAGIC):
+        return "hdf5"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") >= 2:
+        return "safetensors"
+    return None
+
+
+def hdf5_signature(file: IO[bytes]) -> bool:
+    """Whether a seekable file holds the HDF5 signature at 0, 512, 1024, 2048, ... bytes."""
+    size = file.seek(0, os.SEEK_END)
+    offset = 0
+    while offset + len(HDF5_MAGIC) <= size:
+        file.seek(offset)
+        if file.read(len(HDF5_MAGIC)) == HDF5_MAGIC:
+            return True
+        offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a reader reads: a seekable file, or a one-way stream (a pipe on stdin)."""
+
+    #: How messages name it: the path, or ``stdin``.
+    label: str
+    stream: IO[bytes]
+    seekable: bool
+    #: The path of a real file (h5py opens it natively), or None.
+    path: str | None = None
+
+
+class Refused(ValueError):
+    """A well-formed file holding something weightgen will not read (e.g. pickled objects)."""
+
+
+PICKLED = ("it holds Python objects, which only unpickling could read; weightgen never unpickles "
+           "(allow_pickle=False)")
+
+
+@dataclass
+class StoredEntry:
+    """One tensor of a file being read: what it is, and its values in bounded memory."""
+
+    #: The entry's name in its container; None for the one unnamed array of a ``.npy``.
+    name: str | None
+    shape: tuple[int, ...]
+    #: A numpy dtype (bfloat16 and the float8 types from ml_dtypes).
+    dtype: Any
+    provenance: dict[str, Any] | None = None
+    #: The values are stored in Fortran order (``.npy``/``.npz`` only); chunks come in that order.
+    fortran_order: bool = False
+    #: Why the entry holds no numbers to inspect (text, records, raw bytes), or None.
+    skipped: str | None = None
+    read: Callable[[int], Any] | None = field(default=None, repr=False)
+
+    @property
+    def count(self) -> int:
+        import math
+
+        return math.prod(self.shape)
+
+    def chunks(self, max_bytes: int = READ_BYTES) -> Any:
+        """The values as successive 1-D arrays of at most ``max_bytes``, in storage order.
+
+        Storage order is C order unless :attr:`fortran_order`. Valid until the reader
+        moves to the next entry.
+        """
+        if self.read is None:
+            return iter(())
+        return self.read(max_bytes)
+
+
+class Reader(ABC):
+    """Reads the entries of one file or stream, in file order.
+
+    A format implements :meth:`_entries`; every exception it raises (while walking the
+    entries or reading values) reaches the caller as one :class:`InputError` line.
+    """
+
+    format_label: ClassVar[str]
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+
+    def entries(self) -> Any:
+        """Each entry once; an entry's chunks can be read until the next one is asked for."""
+        return self.guarded(self._entries())
+
+    @abstractmethod
+    def _entries(self) -> Any: ...
+
+    def close(self) -> None:
+        """Release what the reader opened (not the source's stream)."""
+
+    def __enter__(self) -> "Reader":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    def guarded(self, iterator: Any) -> Any:
+        """``iterator``, with whatever it raises turned into one :class:`InputError` line."""
+        try:
+            yield from iterator
+        except WeightgenError:
+            raise
+        except Refused as error:
+            raise self.error(str(error)) from None
+        except OSError as error:
+            if error.errno is not None and error.strerror and error.errno != errno.EINVAL:  # a real I/O error
+                raise self.error(error.strerror) from None
+            raise self.error(f"not a valid {self.format_label} file ({first_line(error)})") from None
+        except MemoryError:
+            raise self.error(f"not a valid {self.format_label} file (it claims more than memory holds)") from None
+        except Exception as error:  # each library has its own idea of "corrupt"
+            raise self.error(f"not a valid {self.format_label} file ({first_line(error)})") from None
+
+    def error(self, reason: str) -> InputError:
+        return InputError(f"cannot read {self.source.label}: {reason}")
+
+    def stored(self, name: str | None, shape: tuple[int, ...], dtype: Any, provenance: dict[str, Any] | None,
+               read: Callable[[int], Any], fortran_order: bool = False) -> StoredEntry:
+        """An entry whose values ``read(max_bytes)`` gives, or a skipped one if they are not numbers."""
+        reason = non_numeric(dtype)
+        if reason is not None:
+            return StoredEntry(name, shape, dtype, provenance, skipped=reason)
+
+        def chunks(max_bytes: int) -> Any:
+            yield from read(max_bytes)  # even the first step of reading is guarded
+
+        return StoredEntry(name, shape, dtype, provenance, fortran_order,
+                           read=lambda max_bytes: self.guarded(chunks(max_bytes)))
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def non_numeric(dtype: Any) -> str | None:
+    """Why values of ``dtype`` are not numbers to inspect, or None when they are.
+
+    Raises :class:`Refused` for Python objects: reading them means unpickling.
+    """
+    if dtype.hasobject:
+        raise Refused(PICKLED)
+    if dtype.kind in "biufc" and dtype.names is None and dtype.subdtype is None:
+        return None
+    if dtype.kind == "V" and dtype.type.__module__.startswith("ml_dtypes"):  # bfloat16, float8
+        return None
+    if dtype.kind in "SU":
+        return f"{dtype} is text, not numbers"
+    if dtype.kind in "Mm":
+        return f"{dtype} is dates or durations, not numbers"
+    if dtype.kind == "V" and dtype.names is None and dtype.subdtype is None:
+        hint = " (numpy stores bfloat16 so: keep bfloat16 in .safetensors or .h5)" if dtype.itemsize == 2 else ""
+        return f"{dtype.itemsize}-byte void is raw bytes, not numbers{hint}"
+    return f"{dtype} is a record or nested type, not plain numbers"
+
+
+def read_up_to(stream: IO[bytes], size: int) -> bytes:
+    """``size`` bytes, or fewer where the stream ends."""
+    data = b""
+    while len(data) < size:
+        more = stream.read(min(size - len(data), READ_BYTES))
+        if not more:
+            break
+        data += more
+    return data
+
+
+def read_exactly(stream: IO[bytes], size: int, what: str) -> bytes:
+    """``size`` bytes (a short read is a truncated file: ValueError naming ``what``)."""
+    data = read_up_to(stream, size)
+    if len(data) < size:
+        raise ValueError(f"truncated {what}")
+    return data
+
+
+def readinto_fully(stream: IO[bytes], buffer: Any) -> int:
+    """Fill ``buffer`` from ``stream``; the bytes read (fewer only at the end of the stream)."""
+    view = memoryview(buffer).cast("B")
+    done = 0
+    while done < len(view):
+        count = stream.readinto(view[done:])  # type: ignore[attr-defined]
+        if not count:
+            break
+        done += count
+    return done
+
+
+def skip_bytes(stream: IO[bytes], size: int, seekable: bool) -> None:
+    """Move ``size`` bytes forward (reading them from a stream that cannot seek)."""
+    if seekable:
+        stream.seek(size, os.SEEK_CUR)
+        return
+    while size > 0:
+        more = stream.read(min(size, READ_BYTES))
+        if not more:
+            raise ValueError("truncated data")
+        size -= len(more)
+
+
+def read_values(stream: IO[bytes], dtype: Any, count: int, max_bytes: int) -> Any:
+    """``count`` values of ``dtype`` from ``stream``, as arrays of at most ``max_bytes``.
+
+    Each chunk is allocated only as its bytes arrive, so a size the file merely claims
+    costs nothing; a stream that ends early is a truncated file.
+    """
+    import numpy as np
+
+    itemsize = dtype.itemsize
+    per = max(1, max_bytes // itemsize)
+    remaining = count
+    while remaining > 0:
+        n = min(per, remaining)
+        buffer = np.empty(n * itemsize, dtype=np.uint8)
+        got = readinto_fully(stream, buffer)
+        if got < buffer.size:
+            missing = (remaining - n) * itemsize + buffer.size - got
+            raise ValueError(f"truncated: {missing} bytes of data missing")
+        yield buffer.view(dtype)
+        remaining -= n
+
+
+class PrefixedStream:
+    """A one-way stream that first gives back the bytes already read from it (to sniff)."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size < 0:
+                data, self._head = self._head + self._stream.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._stream.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            count = min(len(view), len(self._head))
+            view[:count] = self._head[:count]
+            self._head = self._head[count:]
+            return count
+        return self._stream.readinto(view)  # type: ignore[attr-defined]
+
+    def seekable(self) -> bool:
+        return False
+
+
+class ClampedFile:
+    """A seekable file whose reads never ask for more than is left in it.
+
+    A damaged zip directory can claim gigabytes; ``zipfile`` would ask ``read()`` for all
+    of them and Python allocates the whole request before reading.
+    """
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+        self._size = file.seek(0, os.SEEK_END)
+        file.seek(0)
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = max(0, self._size - self._file.tell())
+        return self._file.read(left if size is None or size < 0 else min(size, left))
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """The file belongs to whoever opened it."""

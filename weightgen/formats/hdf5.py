@@ -11,6 +11,12 @@ a file is closed after one of its writes failed (a full disk), so HDF5 writes th
 reporting it to HDF5 and drops everything after it; the error is raised once HDF5 is
 done. And Python must not raise inside HDF5, so Ctrl-C is held back during each call
 into it (:func:`~weightgen.formats.atomic.deferred_interrupts`), one block at a time.
+
+Reading walks every dataset (groups recursively, links not followed out of the file)
+and reads each in C-order runs of whole chunks through a generous chunk cache, so each
+stored chunk is decompressed once. Datasets that hold no numbers (strings, references,
+compound records), or whose values live in other files (external raw storage, virtual
+datasets: a hostile file could point them anywhere), are listed as skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import numpy as np
 from weightgen import dtypes
 from weightgen.errors import OutputError, ParameterError
 from weightgen.formats.atomic import copy_range, deferred_interrupts
-from weightgen.formats.base import Entry, FileWriter
+from weightgen.formats.base import Entry, FileWriter, Reader, StoredEntry
 
 COMPRESSIONS = ("gzip", "lzf")
 #: Bytes of one chunk (HDF5 suggests about 1 MiB).
@@ -35,6 +41,8 @@ CHUNK_BYTES = 1 << 20
 #: HDF5's chunk cache while writing: a few chunks, so a chunk split between two blocks
 #: is completed in memory.
 CACHE_BYTES = 16 << 20
+#: HDF5's chunk cache while reading: a run of whole chunks stays cached until it is read.
+READ_CACHE_BYTES = 64 << 20
 #: Provenance values stored as JSON text (the others are plain strings and numbers).
 JSON_ATTRIBUTES = ("params", "resolved", "shape")
 
@@ -353,3 +361,85 @@ def _first_line(error: BaseException) -> str:
 
 
 WRITER = HDF5Writer
+
+
+class HDF5Reader(Reader):
+    """Every dataset of the file, in the order HDF5 visits them."""
+
+    format_label = "hdf5"
+
+    def __init__(self, source: Any) -> None:
+        super().__init__(source)
+        self._file: h5py.File | None = None
+
+    def _entries(self) -> Iterator[StoredEntry]:
+        path = self.source.path
+        with self._native():
+            self._file = h5py.File(path if path is not None else self.source.stream, "r", locking=False,
+                                   rdcc_nbytes=READ_CACHE_BYTES)
+            names: list[str] = []
+            self._file.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        for name in names:
+            with self._native():
+                dataset = self._file[name]
+            yield self._entry(name, dataset)
+
+    def _native(self) -> Any:
+        """Ctrl-C held back while HDF5 calls into Python (a file object, e.g. spooled stdin)."""
+        from contextlib import nullcontext
+
+        return deferred_interrupts() if self.source.path is None else nullcontext()
+
+    def _entry(self, name: str, dataset: h5py.Dataset) -> StoredEntry:
+        try:
+            provenance = provenance_from(dataset.attrs)
+        except Exception:  # attributes of a type h5py cannot read: no provenance
+            provenance = None
+        shape, dtype = dataset.shape, dataset.dtype
+        if shape is None:
+            return StoredEntry(name, (), None, provenance, skipped="an empty (null) dataspace holds no values")
+        if dtype.hasobject:
+            return StoredEntry(name, tuple(shape), dtype, provenance,
+                               skipped="variable-length strings or references, not numbers")
+        if dataset.external or dataset.is_virtual:
+            return StoredEntry(name, tuple(shape), dtype, provenance,
+                               skipped="its values are stored in other files (external or virtual), "
+                                       "which inspect does not open")
+        opaque = dtype.kind == "V" and dtype.names is None and dtype.itemsize == 2 and _is_bfloat16(dataset)
+        values = dtypes.numpy_dtype("bfloat16") if opaque else dtype
+        return self.stored(name, tuple(shape), values, provenance,
+                           lambda max_bytes: self._chunks(dataset, values, opaque, max_bytes))
+
+    def _chunks(self, dataset: h5py.Dataset, dtype: Any, opaque: bool, max_bytes: int) -> Iterator[Any]:
+        shape = tuple(dataset.shape)
+        count = math.prod(shape)
+        per = max(1, max_bytes // dtype.itemsize)
+        if dataset.chunks and shape:
+            run = dataset.chunks[0] * math.prod(shape[1:])  # elements in a row of whole chunks
+            if 0 < run <= per:
+                per -= per % run
+        for start in range(0, count, per):
+            for index in flat_pieces(shape, start, min(count, start + per)):
+                with self._native():
+                    values = np.asarray(dataset[index] if index else dataset[()])
+                yield (values.view(dtype) if opaque else values).reshape(-1)
+
+    def close(self) -> None:
+        if self._file is not None:
+            with self._native():
+                self._file.close()
+            self._file = None
+
+
+def _is_bfloat16(dataset: h5py.Dataset) -> bool:
+    """Keras's mark of bfloat16 stored as 2-byte opaque data."""
+    try:
+        mark = dataset.attrs.get("dtype")
+    except Exception:
+        return False
+    if isinstance(mark, bytes):
+        mark = mark.decode("ascii", "replace")
+    return mark == "bfloat16"
+
+
+READER = HDF5Reader

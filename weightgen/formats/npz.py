@@ -5,6 +5,10 @@ entries to an archive copies every other member's bytes unchanged (local header,
 and all) into the new archive; a replaced entry (``--force``) keeps its place. The provenance of
 an entry rides in its member's zip comment, which ``np.load`` ignores. ``--compression
 gzip`` deflates the new member, as ``np.savez_compressed`` does.
+
+Reading streams each member out of the archive (inflating it when deflated) in chunks,
+so no member is ever loaded whole; a member whose ``.npy`` header disagrees with the
+size the archive records for it is a corrupt file.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import IO, Any
 
 from weightgen.formats import npy
 from weightgen.formats.atomic import copy_range
-from weightgen.formats.base import STDOUT, Entry, FileWriter, parse_provenance, provenance_text
+from weightgen.formats.base import (STDOUT, ClampedFile, Entry, FileWriter, Reader, StoredEntry, parse_provenance,
+                                    provenance_text, read_values)
 
 COMPRESSIONS = ("gzip",)
 MEMBER_SUFFIX = ".npy"
@@ -184,3 +189,43 @@ class NpzWriter(FileWriter):
 
 
 WRITER = NpzWriter
+
+
+class NpzReader(Reader):
+    """Every member of an archive, named by its ``np.load`` key."""
+
+    format_label = "npz"
+
+    def __init__(self, source: Any) -> None:
+        super().__init__(source)
+        self._archive: zipfile.ZipFile | None = None
+
+    def _entries(self) -> Any:
+        self._archive = zipfile.ZipFile(ClampedFile(self.source.stream))  # type: ignore[arg-type]
+        for info in self._archive.infolist():
+            if not info.is_dir():
+                yield from self._member(self._archive, info)
+
+    def _member(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Any:
+        name, provenance = key_of(info.filename), parse_provenance(info.comment)
+        with archive.open(info) as member:
+            try:
+                header = npy.read_header(member)
+            except npy.NotNpy:
+                yield StoredEntry(name, (), None, provenance, skipped="not an .npy array (np.load gives raw bytes)")
+                return
+            if header.size + header.data_bytes != info.file_size:
+                raise ValueError(f"member {info.filename!r} holds {info.file_size - header.size} bytes of data, "
+                                 f"its header promises {header.data_bytes}")
+            count = header.data_bytes // header.dtype.itemsize if header.dtype.itemsize else 0
+            yield self.stored(name, header.shape, header.dtype, provenance,
+                              lambda max_bytes: read_values(member, header.dtype, count, max_bytes),
+                              header.fortran_order)
+
+    def close(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None
+
+
+READER = NpzReader

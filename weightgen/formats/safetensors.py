@@ -9,6 +9,10 @@ then by name), so each starts aligned to its element size for zero-copy loading.
 ``__metadata__`` keeps whatever it held, gains each entry's provenance under
 ``weightgen:<name>`` (a JSON string), and ``format: pt`` when it has no ``format`` yet, as
 ``safetensors.torch`` writes it (some loaders insist on it).
+
+Reading takes the tensors in the order of their data, so stdin is read straight
+through; every tensor's byte span must match its shape and dtype, and spans must not
+overlap.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import IO, Any
 from weightgen.errors import DtypeError, OutputError, ParameterError
 from weightgen.formats import npy
 from weightgen.formats.atomic import copy_range
-from weightgen.formats.base import Entry, FileWriter, parse_provenance, provenance_text
+from weightgen.formats.base import (Entry, FileWriter, Reader, StoredEntry, parse_provenance, provenance_text,
+                                    read_exactly, read_values, skip_bytes)
 
 COMPRESSIONS: tuple[str, ...] = ()
 METADATA = "__metadata__"
@@ -74,18 +79,12 @@ class Header:
     data_start: int
 
 
-def read_header(file: IO[bytes]) -> Header:
-    """The parsed header of a file; ValueError says what is wrong with it."""
-    file.seek(0)
-    prefix = file.read(8)
-    if len(prefix) < 8:
-        raise ValueError("shorter than its 8-byte header length")
-    size = int.from_bytes(prefix, "little")
+def parse_header(stream: IO[bytes]) -> Header:
+    """The header at the start of ``stream`` (left at the data); ValueError says what is wrong."""
+    size = int.from_bytes(read_exactly(stream, 8, "header length"), "little")
     if size > MAX_HEADER:
         raise ValueError(f"header length {size} is implausible")
-    text = file.read(size)
-    if len(text) < size:
-        raise ValueError("truncated header")
+    text = read_exactly(stream, size, "header")
     try:
         header = json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
@@ -106,11 +105,17 @@ def read_header(file: IO[bytes]) -> Header:
         if not 0 <= tensor.start <= tensor.end:
             raise ValueError(f"entry {name!r} has bad data offsets")
         tensors.append(tensor)
-    data_start = 8 + size
+    return Header(tensors, metadata, 8 + size)
+
+
+def read_header(file: IO[bytes]) -> Header:
+    """The parsed header of a file, whose data must all be there; ValueError says what is wrong."""
+    file.seek(0)
+    header = parse_header(file)
     file.seek(0, 2)
-    if tensors and file.tell() < data_start + max(t.end for t in tensors):
+    if header.tensors and file.tell() < header.data_start + max(t.end for t in header.tensors):
         raise ValueError("truncated data")
-    return Header(tensors, metadata, data_start)
+    return header
 
 
 def read_entries(path: str) -> dict[str, dict[str, Any] | None]:
@@ -207,3 +212,65 @@ class SafetensorsWriter(FileWriter):
 
 
 WRITER = SafetensorsWriter
+
+#: Dtype codes of the safetensors format -> numpy dtype names (ml_dtypes for the 8-bit floats).
+NUMPY_DTYPES = {"BOOL": "bool", "U8": "uint8", "I8": "int8", "U16": "<u2", "I16": "<i2", "F16": "<f2",
+                "BF16": "bfloat16", "U32": "<u4", "I32": "<i4", "F32": "<f4", "U64": "<u8", "I64": "<i8",
+                "F64": "<f8", "C64": "<c8", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2"}
+
+
+def numpy_dtype(code: str) -> Any:
+    """The numpy dtype of a safetensors dtype code, or None for one weightgen does not know."""
+    import numpy as np
+
+    name = NUMPY_DTYPES.get(code)
+    if name is None:
+        return None
+    if name.startswith(("bfloat", "float8")):
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, name))
+    return np.dtype(name)
+
+
+class SafetensorsReader(Reader):
+    """Every tensor, in the order of their data (so a stream is read straight through)."""
+
+    format_label = "safetensors"
+
+    def _entries(self) -> Any:
+        stream, seekable = self.source.stream, self.source.seekable
+        header = read_header(stream) if seekable else parse_header(stream)
+        provenance = header.metadata or {}
+        position = 0
+        previous: Tensor | None = None
+        for tensor in sorted(header.tensors, key=lambda t: (t.start, t.end)):
+            if previous is not None and tensor.start < previous.end:
+                raise ValueError(f"tensors {previous.name!r} and {tensor.name!r} overlap")
+            previous = tensor
+            dtype = numpy_dtype(tensor.dtype)
+            stored = parse_provenance(provenance.get(PROVENANCE_PREFIX + tensor.name))
+            shape = tuple(tensor.shape)
+            if any(d < 0 for d in shape):
+                raise ValueError(f"entry {tensor.name!r} has a negative dimension")
+            if dtype is None:
+                yield StoredEntry(tensor.name, shape, None, stored, skipped=f"dtype {tensor.dtype} is unknown")
+                continue
+            count = math.prod(shape)
+            if count * dtype.itemsize != tensor.nbytes:
+                raise ValueError(f"entry {tensor.name!r} spans {tensor.nbytes} bytes, but shape {list(shape)} "
+                                 f"of {tensor.dtype} needs {count * dtype.itemsize}")
+
+            def read(max_bytes: int, tensor: Tensor = tensor, dtype: Any = dtype, count: int = count) -> Any:
+                nonlocal position
+                if seekable:
+                    stream.seek(header.data_start + tensor.start)
+                else:
+                    skip_bytes(stream, tensor.start - position, seekable=False)
+                    position = tensor.end  # set before reading: a half-read tensor cannot be reread
+                return read_values(stream, dtype, count, max_bytes)
+
+            yield self.stored(tensor.name, shape, dtype, stored, read)
+
+
+READER = SafetensorsReader

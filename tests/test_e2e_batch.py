@@ -103,3 +103,17 @@ def test_stdout_batch_feeds_numpy(tmp_path):
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         assert archive["conv1/kernel"].shape == (7, 7, 3, 64)
         assert json.loads(json.dumps(archive.files))[0] == "conv1/kernel"
+
+
+@pytest.mark.parametrize("example", ["mlp.toml", "resnet_stem.toml", "transformer_block.toml"])
+def test_every_tensor_of_an_example_passes_inspect_against_its_provenance(tmp_path, example):
+    if not has_command("inspect"):
+        pytest.skip("inspect is not available here")
+    run = run_installed("batch", str(ROOT / "examples" / example), "-o", "out.safetensors", "-q", "--seed", "5",
+                        cwd=str(tmp_path))
+    assert run.exit_code == 0, run
+    checked = run_installed("inspect", "out.safetensors", "--json", cwd=str(tmp_path))
+    assert checked.exit_code == 0, checked
+    records = [json.loads(line) for line in checked.text.splitlines()]
+    assert records and all(r["check"]["pass"] for r in records)
+    assert all(r["provenance"]["master_seed"] == "5" for r in records)

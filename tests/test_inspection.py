@@ -221,8 +221,11 @@ def test_names_pick_entries_and_a_missing_name_is_an_input_error(tmp_path):
 def test_provenance_of_an_unknown_or_custom_initializer_is_shown_but_not_checked(tmp_path):
     path = tmp_path / "m.safetensors"
     weightgen.generate("ones", (2,), output=str(path))
-    text = path.read_bytes().replace(b'\\"initializer\\":\\"ones\\"', b'\\"initializer\\":\\"nosuch\\"')
-    path.write_bytes(text)
+    data = path.read_bytes()  # rename the initializer in the header, keeping its length prefix true
+    size = int.from_bytes(data[:8], "little")
+    header = data[8:8 + size].replace(b'\\"initializer\\":\\"ones\\"', b'\\"initializer\\":\\"nosuch\\"')
+    header += b" " * (-(8 + len(header)) % 8)
+    path.write_bytes(len(header).to_bytes(8, "little") + header + data[8 + size:])
     (report,) = inspect(str(path))
     assert report.check is None and report.provenance["initializer"] == "nosuch"
     assert "does not know" in report.note

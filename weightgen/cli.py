@@ -11,18 +11,18 @@ from __future__ import annotations
 import math
 import signal
 import sys
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from weightgen._version import __version__
-from weightgen.dtypes import ALL as ALL_DTYPES
+from weightgen.completion import entry_name_completer
 from weightgen.errors import ExitCode, WeightgenError
-from weightgen.fans import LAYOUTS
-from weightgen.params import Param
 from weightgen.registry import InitializerSpec, registry
 from weightgen.streams import STREAMS
+
+if TYPE_CHECKING:
+    from weightgen.params import Param
 
 FORMAT_NAMES = ("npy", "npz", "hdf5", "safetensors")
 COMPRESSIONS = ("gzip", "lzf")
@@ -82,6 +82,8 @@ def param_option(param: Param) -> click.Parameter:
 
 def output_options(spec: InitializerSpec) -> list[click.Option]:
     """The options every generate command shares (fan options only where fans apply)."""
+    from weightgen.fans import LAYOUTS
+
     options = [
         click.Option(["--shape"], required=True, metavar="DIMS",
                      help="Comma- or x-separated positive ints (256,128 or 3x3x64x128); '' for a scalar."),
@@ -92,11 +94,12 @@ def output_options(spec: InitializerSpec) -> list[click.Option]:
         click.Option(["--rng"], type=Choices(spec.rngs), default=spec.rngs[0], show_default=True,
                      help="Random stream. " + "; ".join(
                          f"{name}: {STREAMS[name].reproduces}" for name in spec.rngs) + "."),
-        click.Option(["-o", "--output"], metavar="FILE|-", default=None,
+        click.Option(["-o", "--output"], metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True),
+                     default=None,
                      help="Write here; the extension picks the format; '-' is stdout. Without it only the summary is shown."),
         click.Option(["--format"], type=Choices(FORMAT_NAMES), default=None,
                      help="Override the format the extension implies."),
-        click.Option(["--name"], default="weight", show_default=True,
+        click.Option(["--name"], default="weight", show_default=True, shell_complete=entry_name_completer("output"),
                      help="Entry name inside a container (npz key, HDF5 path, safetensors key)."),
         click.Option(["--force"], is_flag=True,
                      help="Replace an existing .npy file, or the entry of the same name in a container."),
@@ -206,6 +209,7 @@ def cli() -> None:
       weightgen he_normal --shape 3,3,64,128 --seed 7 -o - | ...
       weightgen INITIALIZER --help      its parameters and options
       weightgen list                    every initializer
+      weightgen batch spec.toml -o model.h5
     """
 
 
@@ -218,6 +222,47 @@ def list_command(as_json: bool, family: str | None) -> None:
     from weightgen import listing
 
     listing.show(family=family, as_json=as_json)
+
+
+@cli.command("batch", context_settings=CONTEXT)
+@click.argument("spec", metavar="SPEC|-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write every tensor into this container (.npz, .h5, .safetensors; '-' is stdout, .npz "
+                   "unless --format). Overrides the spec's output.")
+@click.option("--output-dir", metavar="DIR", type=click.Path(file_okay=False), default=None,
+              help="Write one .npy per tensor here instead (dense_1/kernel -> DIR/dense_1/kernel.npy).")
+@click.option("--format", type=Choices(FORMAT_NAMES), default=None, help="Override the format -o implies.")
+@click.option("--seed", metavar="N", default=None,
+              help="Master seed (overrides the spec's); each tensor's seed derives from it and the tensor's name.")
+@click.option("--force", is_flag=True, help="Replace existing entries (or .npy files) of the same names.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Worker threads [default: the CPUs this process may use]; never changes the values.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON line per tensor (on stderr when stdout carries data).")
+@click.option("-q", "--quiet", is_flag=True, help="Print no summary.")
+def batch_command(spec: str, output: str | None, output_dir: str | None, format: str | None, seed: str | None,
+                  force: bool, threads: int | None, as_json: bool, quiet: bool) -> None:
+    """Many tensors from one TOML or JSON spec, into one file.
+
+    The spec holds a master seed, defaults for every tensor (dtype, layout, compression),
+    an optional output, and [[tensor]] tables of name, init, shape and the initializer's
+    parameters. Each tensor's seed derives from the master seed and its name alone. The
+    whole spec is checked before anything is generated.
+
+    \b
+      weightgen batch examples/mlp.toml -o mlp.h5
+      weightgen batch spec.json --output-dir weights/ --seed 7
+    """
+    from weightgen import batch, report
+
+    planned = batch.plan_batch(spec, seed=seed, output=output, output_dir=output_dir, format=format, force=force)
+    with report.progress(planned.nbytes, "batch", enabled=not quiet) as advance:
+        done = batch.run_batch(planned, threads=threads, progress=advance, keep_arrays=False)
+    if not quiet:
+        where = done.output or done.output_dir
+        how = "one .npy per tensor" if done.output_dir is not None else done.format
+        report.show_batch(done.summaries(), output=where, format_name=how, seed=done.seed, seconds=done.seconds,
+                          as_json=as_json)
 
 
 class InitializerName(click.ParamType):
@@ -295,7 +340,7 @@ def _option_value(args: list[str], option: str) -> str | None:
 
 @cli.command("inspect", cls=InspectCommand, context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, metavar="FILE|- [FILE...]")
-@click.option("--name", "names", multiple=True, metavar="NAME",
+@click.option("--name", "names", multiple=True, metavar="NAME", shell_complete=entry_name_completer("files"),
               help="Only this entry of a container (HDF5 path, npz or safetensors key); repeat for more.")
 @click.option("--expect", type=InitializerName(), default=None,
               help="Compare with this initializer, its parameters following as options "
@@ -392,6 +437,25 @@ def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     sys.exit(code)
 
 
+def run(prog_name: str | None = None) -> None:
+    """The ``weightgen`` command: :func:`main`, tuned for a process that ends with it.
+
+    Cyclic garbage collection is paused for the whole run, and everything is frozen before
+    the interpreter shuts down: otherwise the collector scans the hundreds of thousands of
+    objects numpy and friends create at import, several times during imports and again at
+    exit, which costs a small command a sizeable share of its time (``benchmarks/
+    startup.py``). Memory is still freed by reference counting; weightgen's work creates no
+    cyclic garbage worth collecting. Python callers use :func:`main`, which changes nothing.
+    """
+    import gc
+
+    gc.disable()
+    try:
+        main(prog_name=prog_name)
+    finally:
+        gc.freeze()
+
+
 def _terminate(signum: int, frame: Any) -> None:
     """SIGTERM unwinds like Ctrl-C, so temporary files are removed."""
     raise KeyboardInterrupt
@@ -419,6 +483,3 @@ def _flush_quietly() -> None:
         except OSError:
             pass
 
-
-def _unused(*_: Callable[..., Any]) -> None:  # pragma: no cover
-    del ALL_DTYPES

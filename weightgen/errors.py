@@ -52,6 +52,10 @@ class DtypeError(UsageError):
     """The dtype is unknown, or not allowed for the initializer or format."""
 
 
+class SpecError(UsageError):
+    """A batch spec is malformed, or one of its tensors is wrong (the message names it)."""
+
+
 class OutputError(WeightgenError, OSError):
     """Writing failed or was refused; the target was left as it was."""
 

@@ -65,9 +65,7 @@ class Result:
     def provenance(self) -> dict[str, Any]:
         """What a file should store to let anyone regenerate this tensor (and, under
         ``resolved``, what the parameters came to: fans, the std or limit used)."""
-        data = provenance(self.request, self.spec)
-        data["resolved"] = _jsonable(dict(self.plan.resolved))
-        return data
+        return provenance(self.request, self.spec, self.plan)
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary (SPEC §2): one object per tensor."""
@@ -96,7 +94,8 @@ class Result:
         return out
 
 
-def provenance(request: Request, spec: InitializerSpec) -> dict[str, Any]:
+def provenance(request: Request, spec: InitializerSpec, plan: Plan | None = None) -> dict[str, Any]:
+    """The provenance of a request; with its ``plan``, also what the parameters resolved to."""
     import numpy as np
 
     data: dict[str, Any] = {
@@ -118,6 +117,8 @@ def provenance(request: Request, spec: InitializerSpec) -> dict[str, Any]:
             data["fan_in"] = request.fan_in
         if request.fan_out is not None:
             data["fan_out"] = request.fan_out
+    if plan is not None:
+        data["resolved"] = _jsonable(dict(plan.resolved))
     return data
 
 
@@ -242,10 +243,9 @@ def generate(
     generated) and :class:`~weightgen.errors.OutputError` when writing fails or would
     clobber a file without ``force`` (the file is left as it was).
     """
-    from weightgen import formats, sampler
+    from weightgen import formats
 
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ParameterError(f"Invalid value for --threads: expected a positive integer (got {threads!r}).")
+    check_threads(threads)
     request, spec = build_request(initializer, shape, dtype=dtype, seed=seed, layout=layout,
                                   fan_in=fan_in, fan_out=fan_out, name=name, params=params,
                                   rng=rng)
@@ -255,23 +255,52 @@ def generate(
     formats.check_compression(compression)
     if output is not None:
         formats.check_writable(format_name, output, request.dtype, force, request.name, compression)
+    result = sample(request, spec, plan, threads=threads, progress=progress)
+    result.output, result.format = output, format_name
+    if output is not None:
+        started = time.perf_counter() - result.seconds
+        entry = entry_for(request, spec, plan, compression)
+        with formats.open_writer(format_name, output, entry, force) as writer:
+            write_array(writer, result.array)
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+def check_threads(threads: Any) -> None:
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ParameterError(f"Invalid value for --threads: expected a positive integer (got {threads!r}).")
+
+
+def sample(request: Request, spec: InitializerSpec, plan: Plan, *, threads: int | None = None,
+           progress: Callable[[int], None] | None = None) -> Result:
+    """Run a checked, resolved request's stream, in memory: the core sampler, or the
+    framework-exact stream its ``rng`` names."""
+    from weightgen import sampler
+
     started = time.perf_counter()
     with plugin_failures(spec):
         if request.rng == streams.DEFAULT:
-            sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads,
-                                  progress)
+            sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress)
         else:
             sampled = streams.run(request, spec, plan, progress)
-    seconds = time.perf_counter() - started
-    result = Result(request, spec, plan, sampled.array, sampled.moments, seconds, output, format_name)
-    if output is not None:
-        entry = formats.Entry(request.name, request.shape, request.dtype, result.provenance(), compression)
-        flat = sampled.array.reshape(-1)
-        with formats.open_writer(format_name, output, entry, force) as writer:
-            for start in range(0, flat.size, seeding.BLOCK_SIZE):
-                writer.write(flat[start:start + seeding.BLOCK_SIZE])
-        result.seconds = time.perf_counter() - started
-    return result
+    return Result(request, spec, plan, sampled.array, sampled.moments, time.perf_counter() - started)
+
+
+def entry_for(request: Request, spec: InitializerSpec, plan: Plan, compression: str | None = None,
+              **extra: Any) -> Any:
+    """The :class:`~weightgen.formats.Entry` a request is written as, its provenance included
+    (with ``extra`` added); known before anything is sampled, as a file header may need it."""
+    from weightgen import formats
+
+    metadata = {**provenance(request, spec, plan), **extra}
+    return formats.Entry(request.name, request.shape, request.dtype, metadata, compression)
+
+
+def write_array(writer: Any, array: Any) -> None:
+    """Hand ``array`` to the started entry of ``writer``, block by block, in C order."""
+    flat = array.reshape(-1)
+    for start in range(0, flat.size, seeding.BLOCK_SIZE):
+        writer.write(flat[start:start + seeding.BLOCK_SIZE])
 
 
 def describe_request(request: Request) -> str:

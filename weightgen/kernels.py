@@ -659,15 +659,20 @@ def _mills(x):
     return (1.0 - y * (1.0 - y * (3.0 - y * (15.0 - y * 105.0)))) / x
 
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(64)
+@functools.cache
+def _gauss_legendre():
+    """64-point Gauss-Legendre nodes and weights (computed on first use: importing
+    numpy.polynomial and solving for them costs every run's start-up otherwise)."""
+    return np.polynomial.legendre.leggauss(64)
 
 
 def _J(a, w):
     """int_a^{a+w} exp((a^2 - z^2)/2) dz = int_0^w exp(-a t - t^2/2) dt, a>=0."""
     if w == math.inf or w * (a + 0.5 * w) > 50.0:
         return _mills(a)                       # remaining term < e^-50 relative
-    t = 0.5 * w * (_GL_X + 1.0)
-    return float(0.5 * w * np.dot(_GL_W, np.exp(-a * t - 0.5 * t * t)))
+    nodes, weights = _gauss_legendre()
+    t = 0.5 * w * (nodes + 1.0)
+    return float(0.5 * w * np.dot(weights, np.exp(-a * t - 0.5 * t * t)))
 
 
 def choose_truncnorm_method(lower, upper):
@@ -877,7 +882,7 @@ def fill_truncated_normal(rng, out, mean=0.0, std=1.0, lower=-2.0, upper=2.0,
 # --------------------------------------------------------------------------
 # the sampler's entry point
 # --------------------------------------------------------------------------
-Kernel = Callable[[np.random.Generator, np.ndarray], None]
+Kernel = Callable[["np.random.Generator", np.ndarray], None]  # a string: np.random imports lazily
 
 
 def kernel_for(distribution) -> Kernel:

@@ -12,7 +12,6 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,6 +214,8 @@ def _map_blocks(block: Callable[[int, int, int], Moments], size: int, threads: i
     if threads == 1 or len(spans) == 1:
         results = [one(span) for span in spans]
     else:
+        from concurrent.futures import ThreadPoolExecutor  # here: it costs start-up time
+
         pool = ThreadPoolExecutor(max_workers=min(threads, len(spans)), thread_name_prefix="weightgen")
         try:
             results = list(pool.map(one, spans))

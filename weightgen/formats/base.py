@@ -1,8 +1,10 @@
 """The writer and reader interfaces every format implements, and what they share.
 
-A writer receives one tensor as successive C-order blocks (so a tensor larger than
-memory can stream through it), then :meth:`Writer.commit` makes the result visible in
-one rename; :meth:`Writer.abort` (also on any exception) leaves the target as it was.
+A writer is opened for one or more entries of one target. It receives each tensor as
+successive C-order blocks (so a tensor larger than memory can stream through it), then
+:meth:`Writer.commit` makes the result visible in one rename, however many entries were
+added; :meth:`Writer.abort` (also on any exception) leaves the target as it was. Writing
+one tensor is the special case of one entry.
 
 A reader (:class:`Reader`) walks the entries of a file or a one-way stream (stdin) in
 file order; each :class:`StoredEntry` tells its name, shape, dtype and provenance, and
@@ -20,17 +22,17 @@ Each format is one module (``npy``, ``npz``, ``hdf5``, ``safetensors``) that pro
 - ``COMPRESSIONS``: the ``--compression`` values it takes;
 - ``check_dtype(dtype)``: refuse a dtype it cannot store (:class:`DtypeError`);
 - ``entry_name(name)``: the entry's name as stored (checked, maybe normalised);
+- ``check_names(names)`` (optional): refuse stored names that cannot coexist in one file;
 - ``read_entries(path)``: the entries already in a file, name -> provenance or None.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar, TypeVar
 
@@ -85,20 +87,39 @@ def format_for(path: str | None, explicit: str | None) -> str | None:
 
 
 class Writer(ABC):
-    """Writes one entry; blocks arrive in C order and sum to the entry's size."""
+    """Writes entries into one target, then makes them all visible at once.
 
-    def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
+    A writer is opened for a fixed list of entries; :attr:`order` is the order the format
+    wants them in (a ``.safetensors`` header fixes where each tensor lies, for instance).
+    For each entry in that order, :meth:`start` it, then :meth:`write` its C-order blocks;
+    :meth:`commit` then makes the whole result visible in one step, and :meth:`abort`
+    (also on any exception inside ``with``) leaves the target as it was. A writer for one
+    entry (:func:`~weightgen.formats.open_writer`) is this with the entry already started.
+    """
+
+    def __init__(self, target: str, entries: Sequence[Entry], force: bool = False) -> None:
         self.target = target
-        self.entry = entry
+        self.entries: tuple[Entry, ...] = tuple(entries)
         self.force = force
+        #: The entries in the order they must be written (a format may reorder them).
+        self.order: list[Entry] = list(self.entries)
+
+    @property
+    def entry(self) -> Entry:
+        """The only entry of a single-entry writer (the first one otherwise)."""
+        return self.entries[0]
+
+    @abstractmethod
+    def start(self, entry: Entry) -> None:
+        """Begin the next entry of :attr:`order` (the previous one must be complete)."""
 
     @abstractmethod
     def write(self, block: Any) -> None:
-        """Append the next C-order block of values (already in the entry's dtype)."""
+        """Append the next C-order block of the current entry (already in its dtype)."""
 
     @abstractmethod
     def commit(self) -> None:
-        """Make the written entry visible (atomically for files)."""
+        """Finish the last entry and make every entry visible (atomically for files)."""
 
     def abort(self) -> None:
         """Forget everything written; the target stays as it was."""
@@ -121,15 +142,17 @@ T = TypeVar("T")
 
 
 class FileWriter(Writer):
-    """The life cycle every format shares; a format fills in four steps.
+    """The life cycle every format shares; a format fills in a few steps.
 
     ``_begin(out, existing)`` writes whatever comes before the data (and, for a container,
-    copies the entries it keeps from ``existing``, the old file open for reading, or None);
-    ``_put(block)`` writes data; ``_end()`` finishes the file; ``_discard()`` drops
-    unfinished work without writing anything more. ``out`` is stdout or the temporary
-    file that replaces the target on commit. A container (``merges``) holds the target's
-    :class:`TargetLock` from start to commit, so concurrent updates never lose one another.
-    Every OS error becomes one :class:`OutputError` line naming the target.
+    plans where the new entries go among those it keeps from ``existing``, the old file open
+    for reading, or None; it may reorder :attr:`order`); ``_start(entry)`` and
+    ``_finish(entry)`` open and close one entry, ``_put(block)`` writes data of the current
+    one; ``_end()`` finishes the file; ``_discard()`` drops unfinished work without writing
+    anything more. ``out`` is stdout or the temporary file that replaces the target on
+    commit, once, whatever the number of entries. A container (``merges``) holds the
+    target's :class:`TargetLock` from start to commit, so concurrent updates never lose
+    one another. Every OS error becomes one :class:`OutputError` line naming the target.
     """
 
     #: Whether the target's other entries are kept (a container) or the file replaced.
@@ -137,12 +160,16 @@ class FileWriter(Writer):
     #: Whether the format can stream to stdout.
     to_stdout: ClassVar[bool] = True
 
-    def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
-        super().__init__(target, entry, force)
+    def __init__(self, target: str, entries: Sequence[Entry], force: bool = False) -> None:
+        super().__init__(target, entries, force)
+        if not self.entries:
+            raise ValueError("a writer needs at least one entry")
         self._atomic: AtomicFile | None = None
         self._lock: TargetLock | None = None
         self._existing: IO[bytes] | None = None
         self._finished = False
+        self._current: Entry | None = None
+        self._started = 0
         self._guard(self._open)
 
     def _open(self) -> None:
@@ -182,12 +209,35 @@ class FileWriter(Writer):
             self.abort()
             raise
 
+    def start(self, entry: Entry) -> None:
+        if self._finished or self._started >= len(self.order) or entry != self.order[self._started]:
+            self.abort()
+            raise ValueError(f"entries must be started once each, in writer.order; got {entry.name!r}")
+        self._finish_current()
+        entry = self.order[self._started]
+        self._started += 1
+        self._current = entry
+        self._guard(self._start, entry)
+
+    def _finish_current(self) -> None:
+        if self._current is not None:
+            current, self._current = self._current, None
+            self._guard(self._finish, current)
+
     def write(self, block: Any) -> None:
+        if self._current is None:
+            self.abort()
+            raise ValueError("write() before start(): no entry to write to")
         self._guard(self._put, block)
 
     def commit(self) -> None:
         if self._finished:
             return
+        self._finish_current()
+        if self._started != len(self.order):
+            missing = ", ".join(repr(e.name) for e in self.order[self._started:])
+            self.abort()
+            raise ValueError(f"commit() before every entry was written (missing {missing})")
         self._guard(self._end)
         if self._atomic is not None:
             self._guard(self._atomic.commit)
@@ -216,10 +266,11 @@ class FileWriter(Writer):
             self._lock.release()
             self._lock = None
 
-    def refuse_duplicate(self, present: bool) -> None:
-        """Refuse an entry that already exists unless ``--force`` (exit 1, file untouched)."""
-        if present and not self.force:
-            raise duplicate_error(self.target, self.entry.name)
+    def refuse_duplicates(self, present: Iterable[str]) -> None:
+        """Refuse entries that already exist unless ``--force`` (exit 1, file untouched)."""
+        if not self.force:
+            for name in present:
+                raise duplicate_error(self.target, name)
 
     def corrupt(self, detail: Any) -> OutputError:
         return OutputError(f"cannot read {self.target}: not a valid {self.format_label} file "
@@ -228,8 +279,14 @@ class FileWriter(Writer):
     @abstractmethod
     def _begin(self, out: IO[bytes], existing: IO[bytes] | None) -> None: ...
 
+    def _start(self, entry: Entry) -> None:
+        """Open one entry (nothing to do for a format whose entries are bare data)."""
+
     @abstractmethod
     def _put(self, block: Any) -> None: ...
+
+    def _finish(self, entry: Entry) -> None:
+        """Close one entry, checking it got all its data where the format needs that."""
 
     def _end(self) -> None:
         """Finish the file (nothing to do for a format that is done when its data are)."""
@@ -264,6 +321,8 @@ def write_error(target: str, error: OSError) -> OutputError:
 
 def provenance_text(metadata: Mapping[str, Any]) -> str:
     """Provenance as one line of JSON (safetensors metadata values, npz member comments)."""
+    import json  # here, not at the top: writing a bare .npy needs no JSON
+
     return json.dumps(dict(metadata), separators=(",", ":"), ensure_ascii=False)
 
 
@@ -271,6 +330,8 @@ def parse_provenance(text: str | bytes | None) -> dict[str, Any] | None:
     """The provenance in ``text``, or None when it holds none of weightgen's."""
     if not text:
         return None
+    import json
+
     try:
         value = json.loads(text)
     except (ValueError, UnicodeDecodeError):

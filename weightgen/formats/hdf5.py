@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import h5py
@@ -58,6 +58,19 @@ def entry_name(name: str) -> str:
         raise ParameterError(f"Invalid value for --name: {name!r} is not an HDF5 path; use names "
                              "separated by '/', such as dense_1/kernel.")
     return "/".join(parts)
+
+
+def check_names(paths: Sequence[str]) -> None:
+    """Refuse dataset paths of one write that cannot coexist: one cannot be a dataset and
+    also the group holding another (``dense`` and ``dense/kernel``)."""
+    taken = set(paths)
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            prefix = "/".join(parts[:depth])
+            if prefix in taken:
+                raise ParameterError(f"{prefix!r} and {path!r} cannot both be HDF5 datasets: {prefix!r} would "
+                                     "have to be a group holding the other; rename one.")
 
 
 def attributes(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -234,15 +247,20 @@ class FailSafeFile:
 
 
 class HDF5Writer(FileWriter):
-    """Adds (or with ``force`` replaces) one dataset of an HDF5 file."""
+    """Adds (or with ``force`` replaces) datasets of an HDF5 file.
+
+    Every dataset is created when the writer opens (HDF5 allocates chunks only when data
+    arrive), so a name that cannot be added is refused before any data are written.
+    """
 
     merges = True
     to_stdout = False
 
-    def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
+    def __init__(self, target: str, entries: Sequence[Entry], force: bool = False) -> None:
         self._file: h5py.File | None = None
-        self._name = entry_name(entry.name)
-        super().__init__(target, entry, force)
+        self._paths = {entry.name: entry_name(entry.name) for entry in entries}
+        check_names(list(self._paths.values()))
+        super().__init__(target, entries, force)
 
     def _begin(self, out: IO[bytes], existing: IO[bytes] | None) -> None:
         if existing is not None:
@@ -259,12 +277,11 @@ class HDF5Writer(FileWriter):
             except OSError as error:
                 self._sink.raise_error()
                 raise self.corrupt(_first_line(error)) from None
-            self._dataset = self._create(self._file)
+            self._datasets = {entry.name: self._create(self._file, entry) for entry in self.entries}
         self._sink.raise_error()
-        self._position = 0
 
-    def _create(self, file: h5py.File) -> h5py.Dataset:
-        name, entry = self._name, self.entry
+    def _create(self, file: h5py.File, entry: Entry) -> h5py.Dataset:
+        name = self._paths[entry.name]
         parts = name.split("/")
         for depth in range(1, len(parts)):
             prefix = "/".join(parts[:depth])
@@ -275,7 +292,7 @@ class HDF5Writer(FileWriter):
             if not isinstance(file[name], h5py.Dataset):
                 raise OutputError(f"cannot add {name!r} to {self.target}: it is a group there; choose "
                                   "another --name.")
-            self.refuse_duplicate(True)
+            self.refuse_duplicates([name])
             del file[name]
         options: dict[str, Any] = {"track_times": False}
         if entry.shape:
@@ -289,35 +306,41 @@ class HDF5Writer(FileWriter):
             raise OutputError(f"cannot add {name!r} to {self.target}: {_first_line(error)}") from None
         return dataset
 
-    def _label(self) -> None:
-        """Provenance attributes, added after the data so the chunks can take the space a
-        replaced dataset freed (attributes first would fragment it)."""
-        attrs = self._dataset.attrs
-        attrs.update(attributes(self.entry.metadata))
-        if self.entry.dtype == "bfloat16":
-            attrs["dtype"] = "bfloat16"  # what Keras looks for to read opaque data as bfloat16
+    def _start(self, entry: Entry) -> None:
+        self._dataset = self._datasets[entry.name]
+        self._position = 0
 
     def _put(self, block: Any) -> None:
         flat = np.ascontiguousarray(block).reshape(-1)
         start = self._position
+        shape = self._dataset.shape
         with deferred_interrupts():
-            for index in flat_pieces(self.entry.shape, start, start + flat.size):
-                shape = tuple(s.stop - s.start for s in index)
-                count = math.prod(shape)
+            for index in flat_pieces(shape, start, start + flat.size):
+                piece = tuple(s.stop - s.start for s in index)
+                count = math.prod(piece)
                 if index:
-                    self._dataset[index] = flat[self._position - start:][:count].reshape(shape)
+                    self._dataset[index] = flat[self._position - start:][:count].reshape(piece)
                 else:
                     self._dataset[()] = flat[0]
                 self._position += count
         self._sink.raise_error()
 
+    def _finish(self, entry: Entry) -> None:
+        """Check the count, then add the provenance attributes: after the data, so the chunks
+        can take the space a replaced dataset freed (attributes first would fragment it)."""
+        if self._position != math.prod(entry.shape):
+            raise OutputError(f"cannot write {self.target}: {self._paths[entry.name]} got {self._position} of "
+                              f"{math.prod(entry.shape)} values")
+        with deferred_interrupts():
+            attrs = self._dataset.attrs
+            attrs.update(attributes(entry.metadata))
+            if entry.dtype == "bfloat16":
+                attrs["dtype"] = "bfloat16"  # what Keras looks for to read opaque data as bfloat16
+        self._sink.raise_error()
+
     def _end(self) -> None:
-        if self._position != math.prod(self.entry.shape):
-            raise OutputError(f"cannot write {self.target}: {self._name} got {self._position} of "
-                              f"{math.prod(self.entry.shape)} values")
         with deferred_interrupts():
             assert self._file is not None
-            self._label()
             self._file.close()
             self._file = None
         self._sink.raise_error()

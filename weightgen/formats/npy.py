@@ -14,13 +14,14 @@ from __future__ import annotations
 import ast
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
 
 from weightgen import dtypes
-from weightgen.errors import DtypeError
+from weightgen.errors import DtypeError, UsageError
 from weightgen.formats.base import (NPY_MAGIC, PICKLED, Entry, FileWriter, Reader, Refused, read_exactly,
                                     read_up_to, read_values)
 
@@ -40,6 +41,13 @@ def check_dtype(dtype: str, format_name: str = ".npy") -> None:
 
 def entry_name(name: str) -> str:
     return name
+
+
+def check_count(count: int) -> None:
+    """An ``.npy`` file holds exactly one array."""
+    if count != 1:
+        raise UsageError(f".npy holds one array, not {count}; write a container (.npz, .h5, .safetensors) "
+                         "or one .npy per tensor (batch --output-dir).")
 
 
 def read_entries(path: str) -> dict[str, dict[str, Any] | None]:
@@ -73,13 +81,17 @@ def raw(block: Any) -> memoryview:
 class NpyWriter(FileWriter):
     """Writes one ``.npy`` file (atomically) or streams it to stdout."""
 
-    def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
-        check_dtype(entry.dtype)
-        super().__init__(target, entry, force)
+    def __init__(self, target: str, entries: Sequence[Entry], force: bool = False) -> None:
+        check_count(len(entries))
+        for entry in entries:
+            check_dtype(entry.dtype)
+        super().__init__(target, entries, force)
 
     def _begin(self, out: IO[bytes], existing: IO[bytes] | None) -> None:
         self._out = out
-        out.write(header(self.entry))
+
+    def _start(self, entry: Entry) -> None:
+        self._out.write(header(entry))
 
     def _put(self, block: Any) -> None:
         self._out.write(raw(block))

@@ -3,11 +3,12 @@
 Written by hand rather than with the ``safetensors`` library, which needs every tensor
 in memory: the header is known before any data (names, dtypes, shapes, offsets), so a
 new tensor streams straight after it. Adding to a file writes a new header and copies
-every other tensor's bytes unchanged. Tensors are laid out as the library lays them out
-(largest alignment first, then by name), so each starts aligned to its element size for
-zero-copy loading. ``__metadata__`` keeps whatever it held, gains each entry's
-provenance under ``weightgen:<name>`` (a JSON string), and ``format: pt`` when it has
-no ``format`` yet, as ``safetensors.torch`` writes it (some loaders insist on it).
+every other tensor's bytes unchanged (several new tensors share one header and one
+rewrite). Tensors are laid out as the library lays them out (largest alignment first,
+then by name), so each starts aligned to its element size for zero-copy loading.
+``__metadata__`` keeps whatever it held, gains each entry's provenance under
+``weightgen:<name>`` (a JSON string), and ``format: pt`` when it has no ``format`` yet, as
+``safetensors.torch`` writes it (some loaders insist on it).
 
 Reading takes the tensors in the order of their data, so stdin is read straight
 through; every tensor's byte span must match its shape and dtype, and spans must not
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -125,17 +127,24 @@ def read_entries(path: str) -> dict[str, dict[str, Any] | None]:
 
 
 class SafetensorsWriter(FileWriter):
-    """Adds (or with ``force`` replaces) one tensor of a ``.safetensors`` file, or streams one."""
+    """Adds (or with ``force`` replaces) tensors of a ``.safetensors`` file, or streams a new one.
+
+    The header, written first, places every tensor; the new ones are then written in
+    that layout's order (:attr:`order`), the kept ones copied around them.
+    """
 
     merges = True
 
-    def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
-        check_dtype(entry.dtype)
-        entry_name(entry.name)
-        super().__init__(target, entry, force)
+    def __init__(self, target: str, entries: Sequence[Entry], force: bool = False) -> None:
+        for entry in entries:
+            check_dtype(entry.dtype)
+            entry_name(entry.name)
+        super().__init__(target, entries, force)
 
     def _begin(self, out: IO[bytes], existing: IO[bytes] | None) -> None:
-        entry = self.entry
+        from weightgen import dtypes
+
+        names = {entry.name for entry in self.entries}
         kept: list[Tensor] = []
         metadata: dict[str, str] = {}
         if existing is not None:
@@ -143,20 +152,23 @@ class SafetensorsWriter(FileWriter):
                 old = read_header(existing)
             except (ValueError, OSError) as error:
                 raise self.corrupt(error) from None
-            self.refuse_duplicate(any(t.name == entry.name for t in old.tensors))
-            kept = [t for t in old.tensors if t.name != entry.name]
+            self.refuse_duplicates(t.name for t in old.tensors if t.name in names)
+            kept = [t for t in old.tensors if t.name not in names]
             metadata = dict(old.metadata or {})
             self._data_start = old.data_start
         metadata.setdefault("format", "pt")
-        key = PROVENANCE_PREFIX + entry.name
-        metadata.pop(key, None)
-        if entry.metadata:
-            metadata[key] = provenance_text(entry.metadata)
-        from weightgen import dtypes
-
-        new = Tensor(entry.name, CODES[entry.dtype], list(entry.shape), 0,
-                     math.prod(entry.shape) * dtypes.itemsize(entry.dtype))
-        layout = sorted([*kept, new], key=lambda t: (-t.alignment, t.name))
+        new: dict[str, Entry] = {}
+        tensors = list(kept)
+        for entry in self.entries:
+            key = PROVENANCE_PREFIX + entry.name
+            metadata.pop(key, None)
+            if entry.metadata:
+                metadata[key] = provenance_text(entry.metadata)
+            tensor = Tensor(entry.name, CODES[entry.dtype], list(entry.shape), 0,
+                            math.prod(entry.shape) * dtypes.itemsize(entry.dtype))
+            tensors.append(tensor)
+            new[entry.name] = entry
+        layout = sorted(tensors, key=lambda t: (-t.alignment, t.name))
         header: dict[str, Any] = {METADATA: metadata}
         position = 0
         for tensor in layout:
@@ -167,26 +179,36 @@ class SafetensorsWriter(FileWriter):
         text += b" " * (-(8 + len(text)) % 8)  # data starts 8-byte aligned
         out.write(len(text).to_bytes(8, "little") + text)
         self._out = out
-        index = layout.index(new)
-        self._copy(layout[:index])
-        self._after = layout[index + 1:]
-        self._remaining = new.nbytes
+        #: Tensors still to write or copy, in file order; new ones are Entry objects.
+        self._layout: list[Tensor | Entry] = [new.get(t.name, t) for t in layout]
+        self.order = [step for step in self._layout if isinstance(step, Entry)]
+        self._sizes = {t.name: t.nbytes for t in layout}
 
-    def _copy(self, tensors: list[Tensor]) -> None:
-        for tensor in tensors:
-            assert self._existing is not None
+    def _start(self, entry: Entry) -> None:
+        self._copy_until(entry)
+        self._remaining = self._sizes[entry.name]
+
+    def _copy_until(self, entry: Entry | None) -> None:
+        """Copy the kept tensors that come before ``entry`` (before the end when None)."""
+        while self._layout and self._layout[0] is not entry:
+            tensor = self._layout.pop(0)
+            assert isinstance(tensor, Tensor) and self._existing is not None, "entries written out of order"
             copy_range(self._existing, self._data_start + tensor.start, tensor.nbytes, self._out)
+        if self._layout:
+            self._layout.pop(0)
 
     def _put(self, block: Any) -> None:
         data = npy.raw(block)
         self._remaining -= data.nbytes
         self._out.write(data)
 
-    def _end(self) -> None:
+    def _finish(self, entry: Entry) -> None:
         if self._remaining != 0:
-            raise OutputError(f"cannot write {self.target}: {self.entry.name} got the wrong number of "
+            raise OutputError(f"cannot write {self.target}: {entry.name} got the wrong number of "
                               f"bytes ({self._remaining} missing)")
-        self._copy(self._after)
+
+    def _end(self) -> None:
+        self._copy_until(None)
 
 
 WRITER = SafetensorsWriter

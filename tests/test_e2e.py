@@ -281,3 +281,37 @@ def test_npz_streamed_to_stdout_loads_in_numpy():
         assert archive.namelist() == ["dense/kernel.npy"]
     with np.load(io.BytesIO(done.stdout)) as archive:
         assert archive["dense/kernel"].shape == (30, 20)
+
+
+# -- inspect, in real processes ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expect, code", [("glorot_uniform", 0), ("he_normal", 1)])
+def test_a_pipeline_into_inspect_gives_the_verdict_in_its_exit_code(expect, code):
+    producer = subprocess.Popen([*weightgen_command(), "glorot_uniform", "--shape", "256,128", "-o", "-", "-q"],
+                                stdout=subprocess.PIPE)
+    consumer = subprocess.run([*weightgen_command(), "inspect", "-", "--expect", expect],
+                              stdin=producer.stdout, capture_output=True, text=True,
+                              env={**os.environ, "NO_COLOR": "1"})
+    producer.stdout.close()
+    assert producer.wait() == 0
+    assert consumer.returncode == code, consumer.stderr
+    assert ("PASS" if code == 0 else "FAIL") in consumer.stderr and "Traceback" not in consumer.stderr
+
+
+def test_inspecting_a_file_far_larger_than_its_memory_use(tmp_path):
+    """A 2 GiB .npy (sparse on disk) is inspected with a peak RSS under 256 MiB."""
+    count = (2 << 30) // 4
+    path = tmp_path / "big.npy"
+    with open(path, "wb") as file:
+        np.lib.format.write_array_header_1_0(file, {"descr": "<f4", "fortran_order": False, "shape": (count,)})
+        file.truncate(file.tell() + count * 4)
+    measure = ("import resource, subprocess, sys\n"
+               "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+               "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, done.stdout)")
+    done = subprocess.run([sys.executable, "-c", measure, *weightgen_command(), "inspect", str(path), "--json"],
+                          capture_output=True, text=True, timeout=600)
+    code, peak_kib, record = done.stdout.split(" ", 2)
+    assert code == "0", done
+    assert json.loads(record)["count"] == count and json.loads(record)["zeros"] == 1.0
+    assert int(peak_kib) < 256 * 1024, f"peak RSS {int(peak_kib) // 1024} MiB"

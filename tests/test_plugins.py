@@ -231,3 +231,41 @@ def test_installed_plugin_everywhere(installed_plugins):
 
     builtin = run_installed("he_normal", "--shape", "8,8", "--seed", "1", "-q", env=env)
     assert builtin.exit_code == 0 and builtin.stderr == "", builtin
+
+
+def test_plugins_are_looked_for_only_when_a_name_is_not_a_builtin(monkeypatch, example_path):
+    """Finding plugins imports importlib.metadata and scans every package: a built-in
+    asked for by name (every generate command) does without."""
+    module = importlib.import_module("weightgen.registry")
+    calls = []
+
+    def installed():
+        calls.append(1)
+        return [entry("arange", "weightgen_example_plugin:ARANGE")]
+
+    monkeypatch.setattr(module, "installed_entry_points", installed)
+    monkeypatch.setattr(module, "_REGISTRY", None)
+    reg = module.registry()
+    assert reg.find("zeros") is not None and reg.get("glorot-uniform").name == "glorot_uniform"
+    assert calls == []
+    assert reg.find("example.arange") is not None and calls == [1]
+    assert "example.arange" in reg.canonical_names() and reg.problems == [] and calls == [1]
+
+
+@pytest.mark.parametrize("need", ["list", "names", "problems", "unknown"])
+def test_every_way_of_needing_all_names_loads_the_plugins(monkeypatch, example_path, need):
+    module = importlib.import_module("weightgen.registry")
+    monkeypatch.setattr(module, "installed_entry_points",
+                        lambda: [entry("arange", "weightgen_example_plugin:ARANGE"),
+                                 entry("bad", "test_plugins:NOT_A_SPEC")])
+    monkeypatch.setattr(module, "_REGISTRY", None)
+    reg = module.registry()
+    if need == "list":
+        assert "example.arange" in [spec.name for spec in reg]
+    elif need == "names":
+        assert "example.arange" in reg.all_names()
+    elif need == "problems":
+        assert len(reg.problems) == 1 and "plugin 'bad'" in reg.problems[0]
+    else:
+        assert "1 plugin failed to load" in reg.unknown_message("example.arang")
+        assert reg.suggestions("example.arang") == ["example.arange"]

@@ -1,6 +1,6 @@
 """``python -m weightgen``: the same as the ``weightgen`` command."""
 
-from weightgen.cli import main
+from weightgen.cli import run
 
 if __name__ == "__main__":
-    main(prog_name="weightgen")
+    run(prog_name="weightgen")

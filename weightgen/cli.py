@@ -12,17 +12,18 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from weightgen._version import __version__
-from weightgen.dtypes import ALL as ALL_DTYPES
+from weightgen.completion import entry_name_completer
 from weightgen.errors import ExitCode, WeightgenError
-from weightgen.fans import LAYOUTS
-from weightgen.params import Param
 from weightgen.registry import InitializerSpec, registry
+from weightgen.streams import STREAMS
+
+if TYPE_CHECKING:
+    from weightgen.params import Param
 
 FORMAT_NAMES = ("npy", "npz", "hdf5", "safetensors")
 COMPRESSIONS = ("gzip", "lzf")
@@ -82,6 +83,8 @@ def param_option(param: Param) -> click.Parameter:
 
 def output_options(spec: InitializerSpec) -> list[click.Option]:
     """The options every generate command shares (fan options only where fans apply)."""
+    from weightgen.fans import LAYOUTS
+
     options = [
         click.Option(["--shape"], required=True, metavar="DIMS",
                      help="Comma- or x-separated positive ints (256,128 or 3x3x64x128); '' for a scalar."),
@@ -89,11 +92,15 @@ def output_options(spec: InitializerSpec) -> list[click.Option]:
                      help="Data type of the tensor."),
         click.Option(["--seed"], metavar="N", default=None,
                      help="Non-negative integer of any size; drawn and reported when omitted."),
-        click.Option(["-o", "--output"], metavar="FILE|-", default=None,
+        click.Option(["--rng"], type=Choices(spec.rngs), default=spec.rngs[0], show_default=True,
+                     help="Random stream. " + "; ".join(
+                         f"{name}: {STREAMS[name].reproduces}" for name in spec.rngs) + "."),
+        click.Option(["-o", "--output"], metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True),
+                     default=None,
                      help="Write here; the extension picks the format; '-' is stdout. Without it only the summary is shown."),
         click.Option(["--format"], type=Choices(FORMAT_NAMES), default=None,
                      help="Override the format the extension implies."),
-        click.Option(["--name"], default="weight", show_default=True,
+        click.Option(["--name"], default="weight", show_default=True, shell_complete=entry_name_completer("output"),
                      help="Entry name inside a container (npz key, HDF5 path, safetensors key)."),
         click.Option(["--force"], is_flag=True,
                      help="Replace an existing .npy file, or the entry of the same name in a container."),
@@ -122,21 +129,22 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
 
     def callback(shape: str, dtype: str, seed: str | None, output: str | None, format: str | None,
                  name: str, force: bool, compression: str | None, threads: int | None, as_json: bool,
-                 quiet: bool,
-                 layout: str | None = None, fan_in: float | None = None,
+                 quiet: bool, rng: str, layout: str | None = None, fan_in: float | None = None,
                  fan_out: float | None = None, **given: Any) -> None:
         from weightgen import dtypes, report
         from weightgen.generation import build_request, generate
 
         params = {key: value for key, value in given.items() if value is not None}
         request, _ = build_request(spec.name, shape, dtype=dtype, seed=seed, layout=layout,
-                                   fan_in=fan_in, fan_out=fan_out, name=name, params=params)
+                                   fan_in=fan_in, fan_out=fan_out, name=name, params=params,
+                                   rng=rng)
         total = math.prod(request.shape) * dtypes.itemsize(request.dtype)
         with report.progress(total, spec.name, enabled=not quiet) as advance:
             result = generate(spec.name, request.shape, dtype=request.dtype, seed=request.seed,
                               layout=layout, fan_in=fan_in, fan_out=fan_out, threads=threads,
                               output=output, format=format, name=name, force=force,
-                              compression=compression, progress=advance, keep_array=False, **params)
+                              compression=compression, progress=advance, rng=request.rng,
+                              keep_array=False, **params)
         if not quiet:
             report.show_summary(result.summary(), as_json=as_json, stdout_has_data=output == "-")
 
@@ -202,6 +210,7 @@ def cli() -> None:
       weightgen he_normal --shape 3,3,64,128 --seed 7 -o - | ...
       weightgen INITIALIZER --help      its parameters and options
       weightgen list                    every initializer
+      weightgen batch spec.toml -o model.h5
     """
 
 
@@ -214,6 +223,178 @@ def list_command(as_json: bool, family: str | None) -> None:
     from weightgen import listing
 
     listing.show(family=family, as_json=as_json)
+
+
+@cli.command("batch", context_settings=CONTEXT)
+@click.argument("spec", metavar="SPEC|-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write every tensor into this container (.npz, .h5, .safetensors; '-' is stdout, .npz "
+                   "unless --format). Overrides the spec's output.")
+@click.option("--output-dir", metavar="DIR", type=click.Path(file_okay=False), default=None,
+              help="Write one .npy per tensor here instead (dense_1/kernel -> DIR/dense_1/kernel.npy).")
+@click.option("--format", type=Choices(FORMAT_NAMES), default=None, help="Override the format -o implies.")
+@click.option("--seed", metavar="N", default=None,
+              help="Master seed (overrides the spec's); each tensor's seed derives from it and the tensor's name.")
+@click.option("--force", is_flag=True, help="Replace existing entries (or .npy files) of the same names.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Worker threads [default: the CPUs this process may use]; never changes the values.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON line per tensor (on stderr when stdout carries data).")
+@click.option("-q", "--quiet", is_flag=True, help="Print no summary.")
+def batch_command(spec: str, output: str | None, output_dir: str | None, format: str | None, seed: str | None,
+                  force: bool, threads: int | None, as_json: bool, quiet: bool) -> None:
+    """Many tensors from one TOML or JSON spec, into one file.
+
+    The spec holds a master seed, defaults for every tensor (dtype, layout, compression),
+    an optional output, and [[tensor]] tables of name, init, shape and the initializer's
+    parameters. Each tensor's seed derives from the master seed and its name alone. The
+    whole spec is checked before anything is generated.
+
+    \b
+      weightgen batch examples/mlp.toml -o mlp.h5
+      weightgen batch spec.json --output-dir weights/ --seed 7
+    """
+    from weightgen import batch, report
+
+    planned = batch.plan_batch(spec, seed=seed, output=output, output_dir=output_dir, format=format, force=force)
+    with report.progress(planned.nbytes, "batch", enabled=not quiet) as advance:
+        done = batch.run_batch(planned, threads=threads, progress=advance, keep_arrays=False)
+    if not quiet:
+        where = done.output or done.output_dir
+        how = "one .npy per tensor" if done.output_dir is not None else done.format
+        report.show_batch(done.summaries(), output=where, format_name=how, seed=done.seed, seconds=done.seconds,
+                          as_json=as_json)
+
+
+class InitializerName(click.ParamType):
+    """An initializer's name, completed from the registry (checked by the library)."""
+
+    name = "initializer"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "INIT"
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n) for n in registry().all_names() if n.startswith(incomplete)]
+
+
+class InspectCommand(click.Command):
+    """``inspect``, whose options also include the parameters of the ``--expect`` initializer."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        own = {option for param in self.params for option in (*param.opts, *param.secondary_opts)}
+        args, ctx.meta["expect_params"] = split_expect_params(args, own)
+        return super().parse_args(ctx, args)
+
+
+def split_expect_params(args: list[str], own: set[str]) -> tuple[list[str], dict[str, Any]]:
+    """Take the ``--expect`` initializer's parameters out of ``args``.
+
+    ``--scale 2``, ``--mode=fan_out`` and boolean ``--periodic``/``--no-periodic`` become
+    ``{"scale": "2", ...}``, converted and checked later by ``params.bind`` with the
+    messages ``generate`` gives. With ``--expect``, an option that is neither inspect's
+    own nor the initializer's is passed on too, so the message lists the real parameters.
+    """
+    expect = _option_value(args, "--expect")
+    spec = registry().find(expect) if expect is not None else None
+    if spec is None:
+        return args, {}
+    by_option = {param.option: param for param in spec.params}
+    rest: list[str] = []
+    params: dict[str, Any] = {}
+    tokens = iter(args)
+    for token in tokens:
+        flag, equals, value = token.partition("=")
+        if token == "--":
+            rest += [token, *tokens]
+            break
+        if not token.startswith("--") or flag in own:
+            rest.append(token)
+            continue
+        param = by_option.get(flag)
+        negated = by_option.get("--" + flag[len("--no-"):]) if flag.startswith("--no-") else None
+        if param is not None and param.kind == "bool" and not equals:
+            params[param.name] = True
+        elif param is None and negated is not None and negated.kind == "bool" and not equals:
+            params[negated.name] = False
+        else:
+            if not equals:
+                value = next(tokens, None)
+                if value is None:
+                    raise click.UsageError(f"Option '{flag}' requires an argument.")
+            params[param.name if param is not None else flag[2:].replace("-", "_")] = value
+    return rest, params
+
+
+def _option_value(args: list[str], option: str) -> str | None:
+    for index, token in enumerate(args):
+        if token == "--":
+            break
+        if token == option and index + 1 < len(args):
+            return args[index + 1]
+        if token.startswith(option + "="):
+            return token.split("=", 1)[1]
+    return None
+
+
+@cli.command("inspect", cls=InspectCommand, context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, metavar="FILE|- [FILE...]")
+@click.option("--name", "names", multiple=True, metavar="NAME", shell_complete=entry_name_completer("files"),
+              help="Only this entry of a container (HDF5 path, npz or safetensors key); repeat for more.")
+@click.option("--expect", type=InitializerName(), default=None,
+              help="Compare with this initializer, its parameters following as options "
+                   "(--expect variance_scaling --scale 2 --mode fan_out). Default: the initializer "
+                   "the file's provenance names.")
+@click.option("--layout", type=Choices(("keras", "torch", "jax")), default=None,
+              help="How --expect reads fans from each entry's shape [default: its family's].")
+@click.option("--fan-in", type=click.FLOAT, default=None, help="--expect's fan_in, whatever the shape.")
+@click.option("--fan-out", type=click.FLOAT, default=None, help="--expect's fan_out, whatever the shape.")
+@click.option("--alpha", type=click.FLOAT, default=1e-4, show_default=True,
+              help="A Kolmogorov-Smirnov p-value below this fails the check.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per entry on stdout.")
+def inspect_command(files: tuple[str, ...], names: tuple[str, ...], expect: str | None, layout: str | None,
+                    fan_in: float | None, fan_out: float | None, alpha: float, as_json: bool) -> None:
+    """The true statistics of every entry of weight files, and a verdict against an initializer.
+
+    \b
+      weightgen inspect model.h5                       every dataset; checked against its provenance
+      weightgen inspect w.npy --expect he_normal --layout torch
+      weightgen glorot_uniform --shape 256,128 -o - | weightgen inspect - --expect glorot_uniform
+
+    Exit code 1 when an entry fails its check (or a file cannot be read).
+    """
+    import os
+
+    from weightgen import inspect_report, inspection, report
+    from weightgen.errors import CheckFailedError, InputError
+
+    params = click.get_current_context().meta.get("expect_params", {})
+    expectation = inspection.expectation_for(expect, params, layout=layout, fan_in=fan_in, fan_out=fan_out)
+    total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.isfile(f))
+    reports: list[Any] = []
+    unreadable = 0
+    with report.progress(total, "inspect", enabled=True) as advance:
+        for path in files:
+            try:
+                shown = len(reports)
+                for entry in inspection.iter_inspect(path, name=names, expectation=expectation, alpha=alpha,
+                                                     progress=advance):
+                    inspect_report.show(entry, as_json=as_json)
+                    reports.append(entry)
+                if len(reports) == shown and not as_json:
+                    inspect_report.show_empty(path)
+            except InputError as error:
+                report.error(str(error))
+                unreadable += 1
+    if not as_json:
+        inspect_report.show_totals(reports)
+    failure = inspect_report.failure_message(reports)
+    if failure is not None:
+        raise CheckFailedError(failure)
+    if unreadable:
+        click.get_current_context().exit(ExitCode.RUNTIME)
 
 
 def _exit_code_for(error: BaseException) -> int:
@@ -234,7 +415,9 @@ def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     code: int = ExitCode.OK
     try:
-        cli.main(args=args, prog_name=prog_name or "weightgen", standalone_mode=False)
+        # Without standalone mode, click returns the code of a ctx.exit(code) instead of raising.
+        returned = cli.main(args=args, prog_name=prog_name or "weightgen", standalone_mode=False)
+        code = returned if isinstance(returned, int) else ExitCode.OK
     except click.exceptions.Exit as done:
         code = done.exit_code
     except click.UsageError as error:
@@ -256,6 +439,25 @@ def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
         code = ExitCode.RUNTIME
     _flush_quietly()
     sys.exit(code)
+
+
+def run(prog_name: str | None = None) -> None:
+    """The ``weightgen`` command: :func:`main`, tuned for a process that ends with it.
+
+    Cyclic garbage collection is paused for the whole run, and everything is frozen before
+    the interpreter shuts down: otherwise the collector scans the hundreds of thousands of
+    objects numpy and friends create at import, several times during imports and again at
+    exit, which costs a small command a sizeable share of its time (``benchmarks/
+    startup.py``). Memory is still freed by reference counting; weightgen's work creates no
+    cyclic garbage worth collecting. Python callers use :func:`main`, which changes nothing.
+    """
+    import gc
+
+    gc.disable()
+    try:
+        main(prog_name=prog_name)
+    finally:
+        gc.freeze()
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -283,6 +485,3 @@ def _flush_quietly() -> None:
         except OSError:
             pass
 
-
-def _unused(*_: Callable[..., Any]) -> None:  # pragma: no cover
-    del ALL_DTYPES

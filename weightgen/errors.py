@@ -52,6 +52,10 @@ class DtypeError(UsageError):
     """The dtype is unknown, or not allowed for the initializer or format."""
 
 
+class SpecError(UsageError):
+    """A batch spec is malformed, or one of its tensors is wrong (the message names it)."""
+
+
 class OutputError(WeightgenError, OSError):
     """Writing failed or was refused; the target was left as it was."""
 
@@ -63,6 +67,9 @@ class InputError(WeightgenError):
 class TooLargeError(WeightgenError, MemoryError):
     """The tensor does not fit in memory (and cannot be streamed)."""
 
+
+class CheckFailedError(WeightgenError):
+    """``inspect``: an entry does not follow the initializer it was compared with (exit 1)."""
 
 class InitializerError(WeightgenError):
     """An initializer's own code failed or returned a wrong tensor (custom initializers).

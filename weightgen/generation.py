@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from weightgen import dtypes, seeding
+from weightgen import dtypes, seeding, streams
 from weightgen._version import __version__
 from weightgen.errors import DtypeError, InitializerError, ParameterError, WeightgenError
 from weightgen.fans import LAYOUTS, Fans, with_overrides
@@ -41,6 +41,8 @@ class Request:
     fan_in: float | None = None
     fan_out: float | None = None
     name: str = DEFAULT_NAME
+    #: The random stream: weightgen's own, or a framework-exact one (``keras``, ``jax``).
+    rng: str = streams.DEFAULT
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Result:
             "shape": list(request.shape),
             "dtype": request.dtype,
             "seed": request.seed,
+            "rng": request.rng,
         }
         if self.fans is not None:
             out.update(self.fans.as_dict())
@@ -103,6 +106,7 @@ def provenance(request: Request, spec: InitializerSpec, plan: Plan | None = None
         "shape": list(request.shape),
         "dtype": request.dtype,
         "seed": str(request.seed),
+        "rng": request.rng,
         "stream_version": seeding.STREAM_VERSION,
         "weightgen_version": __version__,
         "numpy_version": np.__version__,
@@ -140,6 +144,7 @@ def build_request(
     fan_out: float | None = None,
     name: str = DEFAULT_NAME,
     params: Mapping[str, Any] | None = None,
+    rng: str = streams.DEFAULT,
 ) -> tuple[Request, InitializerSpec]:
     """Look up and check everything about a request; draws a seed when none is given."""
     spec = get(initializer)
@@ -166,8 +171,11 @@ def build_request(
     bound = bind(spec.params, params or {}, spec.name)
     if not isinstance(name, str) or not name.strip("/"):
         raise ParameterError(f"Invalid value for --name: expected a non-empty name (got {name!r}).")
-    request = Request(spec.name, bound, shape, dtype_name, seeding.resolve_seed(seed), layout,
-                      fan_in, fan_out, name)
+    stream = streams.check(rng, spec, dtype_name)
+    seed = seeding.resolve_seed(seed, stream.seed_limit)
+    streams.check_seed(stream, seed)
+    request = Request(spec.name, bound, shape, dtype_name, seed, layout, fan_in, fan_out, name,
+                      rng)
     return request, spec
 
 
@@ -212,6 +220,7 @@ def generate(
     force: bool = False,
     compression: str | None = None,
     progress: Callable[[int], None] | None = None,
+    rng: str = streams.DEFAULT,
     keep_array: bool | None = None,
     **params: Any,
 ) -> Result:
@@ -228,11 +237,16 @@ def generate(
     HDF5, ``gzip`` for ``.npz``. ``progress(n)``, if given, is called with the bytes of
     each finished block.
 
-    ``keep_array`` says whether ``Result.array`` holds the tensor. By default it does
-    when there is no ``output``; with an ``output`` the tensor is *streamed* into it
-    block by block while it is generated (elementwise initializers then need memory for
-    a few blocks per thread, whatever the size) and ``Result.array`` is None. Pass
-    ``keep_array=True`` to get the array as well (the same values either way).
+    ``rng`` picks the random stream: ``"weightgen"`` (the fast, block-parallel default), or
+    ``"keras"``/``"jax"`` for the bytes that framework gives for the same seed (in memory,
+    one thread; ``threads`` then changes nothing, as always).
+
+    ``keep_array`` says whether ``Result.array`` holds the tensor. An elementwise
+    initializer of the default stream written to an ``output`` is *streamed* into it block
+    by block while it is generated (memory: a few blocks per thread, whatever the size),
+    and by default not kept: ``Result.array`` is None. Every other tensor is made whole in
+    memory, and kept by default. ``keep_array=True`` keeps a streamed tensor too (the same
+    values either way); ``keep_array=False`` never keeps one.
 
     Raises :class:`~weightgen.errors.UsageError` subclasses for bad requests (nothing is
     generated), :class:`~weightgen.errors.TooLargeError` when the tensor fits neither in
@@ -242,17 +256,18 @@ def generate(
     """
     from weightgen import formats, sampler
 
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ParameterError(f"Invalid value for --threads: expected a positive integer (got {threads!r}).")
+    check_threads(threads)
     request, spec = build_request(initializer, shape, dtype=dtype, seed=seed, layout=layout,
-                                  fan_in=fan_in, fan_out=fan_out, name=name, params=params)
+                                  fan_in=fan_in, fan_out=fan_out, name=name, params=params,
+                                  rng=rng)
     with plugin_failures(spec):
         plan = resolve(request, spec)
     format_name = formats.format_for(output, format)
     formats.check_compression(compression)
-    keep = output is None if keep_array is None else bool(keep_array)
+    streamed = output is not None and request.rng == streams.DEFAULT and sampler.streams(plan.source)
+    keep = not streamed if keep_array is None else bool(keep_array)
     # Memory first (without an output nothing streams: SPEC §2), then the output's disk.
-    sampler.check_memory(plan, request.shape, request.dtype, keep=keep or output is None)
+    sampler.check_memory(plan, request.shape, request.dtype, keep=keep or not streamed)
     if output is not None:
         formats.check_writable(format_name, output, request.dtype, force, request.name, compression)
         formats.check_room(format_name, output, math.prod(request.shape) * dtypes.itemsize(request.dtype))
@@ -269,21 +284,34 @@ def generate(
     return result
 
 
+def check_threads(threads: Any) -> None:
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ParameterError(f"Invalid value for --threads: expected a positive integer (got {threads!r}).")
+
+
 def sample(request: Request, spec: InitializerSpec, plan: Plan, *, threads: int | None = None,
            progress: Callable[[int], None] | None = None, sink: Callable[[Any], None] | None = None,
            keep: bool = True) -> Result:
-    """Run the core sampler for a checked, resolved request.
+    """Run a checked, resolved request's stream: the core sampler, or the framework-exact
+    stream its ``rng`` names (in memory).
 
-    ``sink`` receives the tensor's C-order blocks as they are made (a writer's ``write``);
-    without ``keep`` an elementwise tensor is never held whole and ``Result.array`` is None.
+    ``sink`` receives the tensor's C-order blocks (a writer's ``write``), while they are
+    made for the default stream; without ``keep`` an elementwise tensor of the default
+    stream is never held whole, and ``Result.array`` is None.
     """
     from weightgen import sampler
 
     started = time.perf_counter()
     with plugin_failures(spec):
-        sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress,
-                              sink=sink, keep=keep)
-    return Result(request, spec, plan, sampled.array, sampled.moments, time.perf_counter() - started)
+        if request.rng == streams.DEFAULT:
+            sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress,
+                                  sink=sink, keep=keep)
+        else:
+            sampled = streams.run(request, spec, plan, progress)
+            if sink is not None:
+                write_array(sink, sampled.array)
+    array = sampled.array if keep else None
+    return Result(request, spec, plan, array, sampled.moments, time.perf_counter() - started)
 
 
 def entry_for(request: Request, spec: InitializerSpec, plan: Plan, compression: str | None = None,
@@ -294,6 +322,13 @@ def entry_for(request: Request, spec: InitializerSpec, plan: Plan, compression: 
 
     metadata = {**provenance(request, spec, plan), **extra}
     return formats.Entry(request.name, request.shape, request.dtype, metadata, compression)
+
+
+def write_array(write: Callable[[Any], None], array: Any) -> None:
+    """Hand ``array`` to ``write`` (a writer's started entry), block by block, in C order."""
+    flat = array.reshape(-1)
+    for start in range(0, flat.size, seeding.BLOCK_SIZE):
+        write(flat[start:start + seeding.BLOCK_SIZE])
 
 
 def describe_request(request: Request) -> str:

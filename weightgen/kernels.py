@@ -724,10 +724,10 @@ def _mills(x):
     return (1.0 - y * (1.0 - y * (3.0 - y * (15.0 - y * 105.0)))) / x
 
 
-@functools.lru_cache(maxsize=1)
+@functools.cache
 def _gauss_legendre():
-    """64-point Gauss-Legendre nodes and weights (built on first use: importing
-    numpy.polynomial costs start-up time every command would pay)."""
+    """64-point Gauss-Legendre nodes and weights (computed on first use: importing
+    numpy.polynomial and solving for them costs every run's start-up otherwise)."""
     return np.polynomial.legendre.leggauss(64)
 
 
@@ -947,7 +947,7 @@ def fill_truncated_normal(rng, out, mean=0.0, std=1.0, lower=-2.0, upper=2.0,
 # --------------------------------------------------------------------------
 # the sampler's entry point
 # --------------------------------------------------------------------------
-Kernel = Callable[[np.random.Generator, np.ndarray], None]
+Kernel = Callable[["np.random.Generator", np.ndarray], None]  # a string: np.random imports lazily
 
 
 def kernel_for(distribution) -> Kernel:

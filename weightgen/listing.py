@@ -38,6 +38,7 @@ def record(spec: InitializerSpec) -> dict[str, Any]:
         "dtypes": list(spec.dtypes),
         "deterministic": spec.deterministic,
         "reference": spec.reference,
+        "rngs": list(spec.rngs),
         "origin": spec.origin,
     }
 

@@ -17,16 +17,18 @@ list`` shows them), and never breaks the built-ins.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weightgen import dtypes as dtype_names
 from weightgen.errors import UnknownInitializerError
-from weightgen.fans import Fans, layout_fans
-from weightgen.params import Param
-from weightgen.plan import Plan, PlanInput
+from weightgen.streams import DEFAULT as DEFAULT_STREAM
+
+if TYPE_CHECKING:  # imported by the families when the registry is built, not by `import weightgen`
+    from weightgen.fans import Fans
+    from weightgen.params import Param
+    from weightgen.plan import Plan, PlanInput
 
 FAMILIES = ("keras", "torch", "jax", "custom")
 
@@ -36,10 +38,12 @@ ENTRY_POINT_GROUP = "weightgen.initializers"
 #: Names of the built-in commands, which no initializer may take.
 RESERVED_NAMES = ("list", "inspect", "batch", "help")
 
-FanRule = Callable[[Sequence[int], str, Mapping[str, Any]], Fans]
+FanRule = Callable[[Sequence[int], str, Mapping[str, Any]], "Fans"]
 
 
 def default_fan_rule(shape: Sequence[int], layout: str, params: Mapping[str, Any]) -> Fans:
+    from weightgen.fans import layout_fans
+
     return layout_fans(shape, layout)
 
 
@@ -64,12 +68,20 @@ class InitializerSpec:
     deterministic: bool = False
     #: The framework object it reproduces, for docs (``keras.initializers.GlorotUniform``).
     reference: str = ""
+    #: Framework-exact streams (``--rng keras``, ``--rng jax``) that reproduce it, besides
+    #: weightgen's own (see :mod:`weightgen.streams`).
+    streams: tuple[str, ...] = ()
     #: ``builtin``, or the plugin it came from (``plugin example-weightgen-plugin 0.1``).
     origin: str = "builtin"
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
+
+    @property
+    def rngs(self) -> tuple[str, ...]:
+        """The values ``--rng`` takes for it: weightgen's own stream first."""
+        return (DEFAULT_STREAM, *self.streams)
 
     def param(self, name: str) -> Param:
         for param in self.params:
@@ -84,8 +96,22 @@ class Registry:
 
     _specs: dict[str, InitializerSpec] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)
-    #: One line per plugin that could not be loaded (shown by ``weightgen list``).
-    problems: list[str] = field(default_factory=list)
+    _problems: list[str] = field(default_factory=list)
+    #: Whether the installed plugins are still to be added (on first need: finding them
+    #: imports importlib.metadata and scans every installed package, a large share of a
+    #: small command's start-up, needless when a built-in is asked for by name).
+    _plugins_pending: bool = False
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per plugin that could not be loaded (shown by ``weightgen list``)."""
+        self._load_pending()
+        return self._problems
+
+    def _load_pending(self) -> None:
+        if self._plugins_pending:
+            self._plugins_pending = False
+            self.load_plugins()
 
     def add(self, spec: InitializerSpec) -> None:
         """Register ``spec``; every one of its names must be free."""
@@ -100,26 +126,36 @@ class Registry:
             self._names[name] = spec.name
 
     def __iter__(self) -> Iterator[InitializerSpec]:
+        self._load_pending()
         return iter(self._specs.values())
 
     def __len__(self) -> int:
+        self._load_pending()
         return len(self._specs)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.find(name) is not None
 
     def canonical_names(self) -> list[str]:
+        self._load_pending()
         return list(self._specs)
 
     def all_names(self) -> list[str]:
+        self._load_pending()
         return list(self._names)
 
     def find(self, name: str) -> InitializerSpec | None:
-        """The spec called ``name`` (canonical or alias; ``-`` may stand for ``_``), or None."""
+        """The spec called ``name`` (canonical or alias; ``-`` may stand for ``_``), or None.
+
+        A built-in is found without loading plugins (they can never take its names).
+        """
         for candidate in (name, name.replace("-", "_")):
             canonical = self._names.get(candidate)
             if canonical is not None:
                 return self._specs[canonical]
+        if self._plugins_pending:
+            self._load_pending()
+            return self.find(name)
         return None
 
     def get(self, name: str) -> InitializerSpec:
@@ -130,6 +166,9 @@ class Registry:
         return spec
 
     def suggestions(self, name: str) -> list[str]:
+        import difflib
+
+        self._load_pending()
         pool = {n.lower(): n for n in self._names}
         close = difflib.get_close_matches(name.lower().replace("-", "_"), list(pool), n=3, cutoff=0.6)
         seen: list[str] = []
@@ -167,7 +206,7 @@ class Registry:
                     trial.add(spec)
             except Exception as error:  # a plugin's failure is its own, never the built-ins'
                 detail = f": {error}" if str(error) else ""
-                self.problems.append(f"{label} was skipped: {type(error).__name__}{detail}")
+                self._problems.append(f"{label} was skipped: {type(error).__name__}{detail}")
                 continue
             for spec in specs:
                 self.add(spec)
@@ -217,7 +256,8 @@ _REGISTRY: Registry | None = None
 
 
 def registry() -> Registry:
-    """The registry of built-in initializers, then plugins, built once."""
+    """The registry of built-in initializers, then plugins, built once (the plugins when
+    first needed: listing every name, or a name that is not a built-in's)."""
     global _REGISTRY
     if _REGISTRY is None:
         from weightgen.families import builtin_specs
@@ -225,7 +265,7 @@ def registry() -> Registry:
         built = Registry()
         for spec in builtin_specs():
             built.add(spec)
-        built.load_plugins()
+        built._plugins_pending = True
         _REGISTRY = built
     return _REGISTRY
 

@@ -22,9 +22,8 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +33,9 @@ from weightgen.errors import TooLargeError
 from weightgen.kernels import kernel_for
 from weightgen.plan import Call, Draw, Fill, Plan, Source, Transform
 from weightgen.stats import Moments, block_moments
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 #: Blocks in flight per worker thread when streaming (generated, or waiting to be written).
 WINDOW_PER_THREAD = 2
@@ -200,13 +202,15 @@ def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.n
         if progress is not None:
             progress(block.nbytes)
 
-    if threads == 1 and sink is None:
+    if count == 1 or (threads == 1 and sink is None):  # nothing to overlap: no threads
         buffer = None if out is not None else np.empty(min(size, seeding.BLOCK_SIZE), dtype=target)
         for index in range(count):
             start, stop = span(index)
             block = out[start:stop] if out is not None else buffer[: stop - start]
             consume(block, fill(index, block))
         return total
+
+    from concurrent.futures import ThreadPoolExecutor  # here: it costs start-up time
 
     # Buffers bound what streams; blocks of a kept tensor need none (so none wait for one).
     window = WINDOW_PER_THREAD * threads if out is None or sink is not None else count

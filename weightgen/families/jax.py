@@ -205,13 +205,23 @@ def _spec(name: str, summary: str, resolve: Any, *, params: tuple[Param, ...] = 
         name=f"jax.{name}", family=FAMILY, summary=summary, resolve=resolve, params=params,
         aliases=(*(f"jax.{a}" for a in aliases), *(f"jax.nn.initializers.{n}" for n in names)),
         uses_fans=uses_fans, layout="jax", fan_rule=fan_rule, dtypes=dtype_names,
-        deterministic=deterministic, reference=f"jax.nn.initializers.{name}",
+        deterministic=deterministic, reference=f"jax.nn.initializers.{name}", streams=("jax",),
     )
 
 
-def _preset_spec(name: str, alias: str | None, summary: str, scale: float, mode: str,
-                 distribution: str) -> InitializerSpec:
-    return _spec(name, summary, _preset(scale, mode, distribution), params=AXES,
+#: The variance-scaling presets of ``jax.nn.initializers``: (scale, mode, distribution).
+PRESETS = {
+    "glorot_uniform": (1.0, "fan_avg", "uniform"),
+    "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
+    "lecun_uniform": (1.0, "fan_in", "uniform"),
+    "lecun_normal": (1.0, "fan_in", "truncated_normal"),
+    "he_uniform": (2.0, "fan_in", "uniform"),
+    "he_normal": (2.0, "fan_in", "truncated_normal"),
+}
+
+
+def _preset_spec(name: str, alias: str | None, summary: str) -> InitializerSpec:
+    return _spec(name, summary, _preset(*PRESETS[name]), params=AXES,
                  aliases=(alias,) if alias else (), uses_fans=True, dtype_names=COMPLEX_DTYPES)
 
 
@@ -247,17 +257,12 @@ SPECS: tuple[InitializerSpec, ...] = (
               *AXES,
           ),
           uses_fans=True, dtype_names=COMPLEX_DTYPES),
-    _preset_spec("glorot_uniform", "xavier_uniform", "uniform, variance 1 / fan_avg",
-                 1.0, "fan_avg", "uniform"),
-    _preset_spec("glorot_normal", "xavier_normal", "truncated normal, variance 1 / fan_avg",
-                 1.0, "fan_avg", "truncated_normal"),
-    _preset_spec("lecun_uniform", None, "uniform, variance 1 / fan_in", 1.0, "fan_in", "uniform"),
-    _preset_spec("lecun_normal", None, "truncated normal, variance 1 / fan_in",
-                 1.0, "fan_in", "truncated_normal"),
-    _preset_spec("he_uniform", "kaiming_uniform", "uniform, variance 2 / fan_in",
-                 2.0, "fan_in", "uniform"),
-    _preset_spec("he_normal", "kaiming_normal", "truncated normal, variance 2 / fan_in",
-                 2.0, "fan_in", "truncated_normal"),
+    _preset_spec("glorot_uniform", "xavier_uniform", "uniform, variance 1 / fan_avg"),
+    _preset_spec("glorot_normal", "xavier_normal", "truncated normal, variance 1 / fan_avg"),
+    _preset_spec("lecun_uniform", None, "uniform, variance 1 / fan_in"),
+    _preset_spec("lecun_normal", None, "truncated normal, variance 1 / fan_in"),
+    _preset_spec("he_uniform", "kaiming_uniform", "uniform, variance 2 / fan_in"),
+    _preset_spec("he_normal", "kaiming_normal", "truncated normal, variance 2 / fan_in"),
     _spec("orthogonal", "random (semi-)orthogonal matrix along --column-axis, times scale",
           _orthogonal, params=(SCALE, COLUMN_AXIS), dtype_names=COMPLEX_DTYPES),
     _spec("delta_orthogonal", "zeros, and an orthogonal (in, out) matrix at the kernel centre "

@@ -43,13 +43,13 @@ def _window_check(window: str) -> str | None:
     try:
         from scipy.signal import get_window
 
-        get_window(_window_value(window), 1)
+        get_window(window_value(window), 1)
     except (ValueError, TypeError) as error:
         return f"not a scipy.signal window ({error})"
     return None
 
 
-def _window_value(text: str) -> Any:
+def window_value(text: str) -> Any:
     """``hann`` -> "hann"; ``kaiser,8.6`` -> ("kaiser", 8.6); ``none`` -> None."""
     if text.lower() == "none":
         return None
@@ -174,7 +174,7 @@ def _stft(request: PlanInput) -> Plan:
         )
     p = request.params
     scaling = None if p["scaling"] == "none" else p["scaling"]
-    table = stft_table(frame_length, fft_length, p["side"], _window_value(p["window"]), scaling,
+    table = stft_table(frame_length, fft_length, p["side"], window_value(p["window"]), scaling,
                        p["periodic"])
     expected = Summary(float(table.mean()), float(table.std()), float(table.min()),
                        float(table.max()), text=f"STFT {p['side']} kernel, {p['window']} window")
@@ -193,6 +193,7 @@ def _spec(name: str, summary: str, resolve: Any, *, params: tuple[Param, ...] = 
         aliases=(*aliases, *(f"keras.{n}" for n in names)), uses_fans=uses_fans, layout="keras",
         fan_rule=fan_rule, dtypes=dtype_names, deterministic=deterministic,
         reference=reference or f"keras.initializers.{aliases[0] if aliases else name}",
+        streams=("keras",),
     )
 
 

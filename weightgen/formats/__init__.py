@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from types import ModuleType
 from typing import Any
 
 from weightgen.errors import InputError, OutputError, TooLargeError, UsageError, WeightgenError
-from weightgen.formats.base import (EXTENSIONS, FORMATS, STDOUT, Entry, FileWriter, Writer, duplicate_error,
-                                    format_for, refuse_existing)
+from weightgen.formats.base import (EXTENSIONS, FORMATS, SNIFF_BYTES, STDOUT, Entry, FileWriter, PrefixedStream,
+                                    Reader, Source, StoredEntry, Writer, duplicate_error, format_for,
+                                    hdf5_signature, read_up_to, refuse_existing, sniff)
 
-__all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "COMPRESSIONS", "Entry", "Writer", "format_for", "open_writer",
-           "check_writable", "check_room", "read_entries", "read_provenance"]
+__all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "COMPRESSIONS", "Entry", "Writer", "Reader", "StoredEntry",
+           "format_for", "open_writer", "open_session", "open_reader", "check_writable", "check_entry",
+           "check_entries", "check_names", "check_room", "read_entries", "read_provenance"]
 
 #: Every ``--compression`` value some format takes.
 COMPRESSIONS = ("gzip", "lzf")
@@ -29,10 +34,24 @@ def format_module(format_name: str) -> ModuleType:
     return importlib.import_module(f"weightgen.formats.{format_name}")
 
 
+def open_session(format_name: str, target: str, entries: Sequence[Entry], force: bool = False) -> Writer:
+    """A writer for several entries of ``target`` (a path or ``-``), committed at once.
+
+    Write each entry of ``writer.order`` in turn (``writer.start(entry)``, then its blocks
+    with ``writer.write``), then ``writer.commit()`` (or leave the ``with`` block): the file
+    is rewritten once, atomically, under the container's lock.
+    """
+    module = format_module(format_name)
+    check_names(format_name, [entry.name for entry in entries])
+    writer: type[FileWriter] = module.WRITER
+    return writer(target, entries, force)
+
+
 def open_writer(format_name: str, target: str, entry: Entry, force: bool = False) -> Writer:
-    """A writer for ``entry`` into ``target`` (a path or ``-``) in ``format_name``."""
-    writer: type[FileWriter] = format_module(format_name).WRITER
-    return writer(target, entry, force)
+    """A writer for one ``entry`` into ``target``: a session of one entry, already started."""
+    writer = open_session(format_name, target, [entry], force)
+    writer.start(entry)
+    return writer
 
 
 def check_compression(compression: str | None) -> None:
@@ -40,22 +59,53 @@ def check_compression(compression: str | None) -> None:
         raise UsageError(f"Invalid value for --compression: expected gzip or lzf (got {compression!r}).")
 
 
+def check_names(format_name: str, names: Sequence[str]) -> list[str]:
+    """The names as ``format_name`` stores them; refuses two that would be the same entry,
+    or that cannot coexist in one file (an HDF5 dataset cannot also be a group)."""
+    module = format_module(format_name)
+    stored = [module.entry_name(name) for name in names]
+    if len(stored) > 1 and not module.WRITER.merges:
+        module.check_count(len(stored))
+    seen: dict[str, str] = {}
+    for name, key in zip(names, stored):
+        if key in seen:
+            same = f"{seen[key]!r} and {name!r} are" if seen[key] != name else f"{name!r} is"
+            raise UsageError(f"{same} the same {format_name} entry, given twice; every entry needs its own name.")
+        seen[key] = name
+    if hasattr(module, "check_names"):
+        module.check_names(stored)
+    return stored
+
+
 def check_writable(format_name: str, target: str, dtype: str, force: bool, name: str = "weight",
                    compression: str | None = None) -> None:
+    """Refuse up front what a writer of one entry would refuse (see :func:`check_entries`)."""
+    check_entries(format_name, target, [Entry(name, (), dtype, {}, compression)], force)
+
+
+def check_entry(format_name: str, entry: Entry) -> None:
+    """Refuse an entry whose dtype or compression ``format_name`` cannot store (exit 2)."""
+    module = format_module(format_name)
+    check_compression(entry.compression)
+    module.check_dtype(entry.dtype)
+    if entry.compression is not None and entry.compression not in module.COMPRESSIONS:
+        takes = f"takes only {' or '.join(module.COMPRESSIONS)}" if module.COMPRESSIONS else "is not compressed"
+        raise UsageError(f"--compression {entry.compression}: {format_name} {takes}; "
+                         "use .h5 for gzip or lzf, or drop --compression.")
+
+
+def check_entries(format_name: str, target: str, entries: Sequence[Entry], force: bool) -> None:
     """Refuse up front what a writer would refuse, before any time is spent generating.
 
     Usage errors (exit 2): a dtype or compression the format cannot store, HDF5 on stdout,
-    a bad entry name. Runtime errors (exit 1): an existing file (``.npy``) or entry (a
-    container) without ``force``, or a container that cannot be read.
+    bad or clashing entry names, several entries for ``.npy``. Runtime errors (exit 1): an
+    existing file (``.npy``) or entry (a container) without ``force``, or a container that
+    cannot be read. Shapes are not looked at.
     """
     module = format_module(format_name)
-    check_compression(compression)
-    module.check_dtype(dtype)
-    key = module.entry_name(name)
-    if compression is not None and compression not in module.COMPRESSIONS:
-        takes = f"takes only {' or '.join(module.COMPRESSIONS)}" if module.COMPRESSIONS else "is not compressed"
-        raise UsageError(f"--compression {compression}: {format_name} {takes}; "
-                         "use .h5 for gzip or lzf, or drop --compression.")
+    for entry in entries:
+        check_entry(format_name, entry)
+    keys = check_names(format_name, [entry.name for entry in entries])
     if target == STDOUT:
         if not module.WRITER.to_stdout:
             raise UsageError(f"{format_name} cannot be written to stdout (-o -); write a file with -o FILE.")
@@ -65,11 +115,12 @@ def check_writable(format_name: str, target: str, dtype: str, force: bool, name:
         return
     if not force and os.path.exists(target):
         try:
-            present = key in _read(module, target)
+            present = _read(module, target)
         except InputError as error:
             raise OutputError(f"{error}; move it away or write to another file.") from None
-        if present:
-            raise duplicate_error(target, name)
+        for entry, key in zip(entries, keys):
+            if key in present:
+                raise duplicate_error(target, entry.name)
 
 
 def check_room(format_name: str, target: str, nbytes: int) -> None:
@@ -143,3 +194,75 @@ def read_provenance(path: str, name: str | None = None, format: str | None = Non
     if name is None:
         return next(iter(entries.values())) if len(entries) == 1 else None
     return entries.get(format_module(format_name).entry_name(name))
+
+
+#: Formats a reader can take straight from a pipe; the others need a seekable file.
+STREAMABLE = ("npy", "safetensors")
+
+
+@contextmanager
+def open_reader(path: str) -> Iterator[Reader]:
+    """A reader of ``path`` (or ``-``, stdin), its format recognised by the first bytes.
+
+    A path's extension only names the format in the message when its bytes are not
+    recognised. From stdin, ``.npy`` and ``.safetensors`` are read straight from the
+    pipe; ``.npz`` and HDF5 need to seek, so stdin is first copied into an anonymous
+    temporary file. Raises :class:`InputError` (missing, empty or unrecognised input).
+    """
+    with ExitStack() as stack:
+        if path == STDOUT:
+            source, format_name = _stdin_source(stack)
+        else:
+            source, format_name = _file_source(path, stack)
+        reader = stack.enter_context(format_module(format_name).READER(source))
+        yield reader
+
+
+def _file_source(path: str, stack: ExitStack) -> tuple[Source, str]:
+    try:
+        file = stack.enter_context(open(path, "rb"))
+        head = read_up_to(file, SNIFF_BYTES)
+        format_name = sniff(head) or ("hdf5" if hdf5_signature(file) else None)
+        file.seek(0)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+    if format_name is None:
+        raise InputError(f"cannot read {path}: {_unrecognised(head, path)}")
+    return Source(path, file, seekable=True, path=path), format_name
+
+
+def _stdin_source(stack: ExitStack) -> tuple[Source, str]:
+    stdin = sys.stdin.buffer
+    if stdin.isatty():
+        raise UsageError("Refusing to read binary data from a terminal; pipe a weight file in "
+                         "(... | weightgen inspect -) or name a file.")
+    try:
+        head = read_up_to(stdin, SNIFF_BYTES)
+        format_name = sniff(head)
+        if format_name in STREAMABLE:
+            return Source("stdin", PrefixedStream(head, stdin), seekable=False), format_name
+        import shutil  # here: writing a file needs neither (start-up time)
+        import tempfile
+
+        spool = stack.enter_context(tempfile.TemporaryFile(prefix="weightgen-stdin-"))
+        spool.write(head)
+        shutil.copyfileobj(stdin, spool, 1 << 20)
+        format_name = format_name or ("hdf5" if hdf5_signature(spool) else None)
+        spool.seek(0)
+    except OSError as error:
+        raise InputError(f"cannot read stdin: {error.strerror or error}") from None
+    if format_name is None:
+        raise InputError(f"cannot read stdin: {_unrecognised(head, None)}")
+    return Source("stdin", spool, seekable=True), format_name
+
+
+def _unrecognised(head: bytes, path: str | None) -> str:
+    if not head:
+        return "it is empty; give an .npy, .npz, HDF5 or .safetensors file"
+    try:
+        named = format_for(path, None) if path is not None else None
+    except UsageError:
+        named = None
+    if named is not None:
+        return f"not a valid {named} file (unrecognised first bytes)"
+    return "not an .npy, .npz, HDF5 or .safetensors file (unrecognised first bytes)"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import signal
 import stat
 import threading
@@ -137,7 +136,7 @@ class AtomicFile:
             return
         # A name beside the target for the instant between link and rename.
         while True:
-            self.temp_path = os.path.join(self.folder, temp_prefix(self.path) + secrets.token_hex(4) + ".part")
+            self.temp_path = os.path.join(self.folder, temp_prefix(self.path) + os.urandom(4).hex() + ".part")
             try:
                 _hard_link(source, self.temp_path)
                 break

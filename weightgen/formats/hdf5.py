@@ -11,6 +11,12 @@ a file is closed after one of its writes failed (a full disk), so HDF5 writes th
 reporting it to HDF5 and drops everything after it; the error is raised once HDF5 is
 done. And Python must not raise inside HDF5, so Ctrl-C is held back during each call
 into it (:func:`~weightgen.formats.atomic.deferred_interrupts`), one block at a time.
+
+Reading walks every dataset (groups recursively, links not followed out of the file)
+and reads each in C-order runs of whole chunks through a generous chunk cache, so each
+stored chunk is decompressed once. Datasets that hold no numbers (strings, references,
+compound records), or whose values live in other files (external raw storage, virtual
+datasets: a hostile file could point them anywhere), are listed as skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import h5py
@@ -27,7 +33,7 @@ import numpy as np
 from weightgen import dtypes
 from weightgen.errors import OutputError, ParameterError
 from weightgen.formats.atomic import copy_range, deferred_interrupts
-from weightgen.formats.base import Entry, FileWriter
+from weightgen.formats.base import Entry, FileWriter, Reader, StoredEntry
 
 COMPRESSIONS = ("gzip", "lzf")
 #: Bytes of one chunk (HDF5 suggests about 1 MiB).
@@ -35,6 +41,8 @@ CHUNK_BYTES = 1 << 20
 #: HDF5's chunk cache while writing: a few chunks, so a chunk split between two blocks
 #: is completed in memory.
 CACHE_BYTES = 16 << 20
+#: HDF5's chunk cache while reading: a run of whole chunks stays cached until it is read.
+READ_CACHE_BYTES = 64 << 20
 #: Provenance values stored as JSON text (the others are plain strings and numbers).
 JSON_ATTRIBUTES = ("params", "resolved", "shape")
 
@@ -50,6 +58,19 @@ def entry_name(name: str) -> str:
         raise ParameterError(f"Invalid value for --name: {name!r} is not an HDF5 path; use names "
                              "separated by '/', such as dense_1/kernel.")
     return "/".join(parts)
+
+
+def check_names(paths: Sequence[str]) -> None:
+    """Refuse dataset paths of one write that cannot coexist: one cannot be a dataset and
+    also the group holding another (``dense`` and ``dense/kernel``)."""
+    taken = set(paths)
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            prefix = "/".join(parts[:depth])
+            if prefix in taken:
+                raise ParameterError(f"{prefix!r} and {path!r} cannot both be HDF5 datasets: {prefix!r} would "
+                                     "have to be a group holding the other; rename one.")
 
 
 def attributes(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -226,15 +247,20 @@ class FailSafeFile:
 
 
 class HDF5Writer(FileWriter):
-    """Adds (or with ``force`` replaces) one dataset of an HDF5 file."""
+    """Adds (or with ``force`` replaces) datasets of an HDF5 file.
+
+    Every dataset is created when the writer opens (HDF5 allocates chunks only when data
+    arrive), so a name that cannot be added is refused before any data are written.
+    """
 
     merges = True
     to_stdout = False
 
-    def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
+    def __init__(self, target: str, entries: Sequence[Entry], force: bool = False) -> None:
         self._file: h5py.File | None = None
-        self._name = entry_name(entry.name)
-        super().__init__(target, entry, force)
+        self._paths = {entry.name: entry_name(entry.name) for entry in entries}
+        check_names(list(self._paths.values()))
+        super().__init__(target, entries, force)
 
     def _begin(self, out: IO[bytes], existing: IO[bytes] | None) -> None:
         if existing is not None:
@@ -251,12 +277,11 @@ class HDF5Writer(FileWriter):
             except OSError as error:
                 self._sink.raise_error()
                 raise self.corrupt(_first_line(error)) from None
-            self._dataset = self._create(self._file)
+            self._datasets = {entry.name: self._create(self._file, entry) for entry in self.entries}
         self._sink.raise_error()
-        self._position = 0
 
-    def _create(self, file: h5py.File) -> h5py.Dataset:
-        name, entry = self._name, self.entry
+    def _create(self, file: h5py.File, entry: Entry) -> h5py.Dataset:
+        name = self._paths[entry.name]
         parts = name.split("/")
         for depth in range(1, len(parts)):
             prefix = "/".join(parts[:depth])
@@ -267,7 +292,7 @@ class HDF5Writer(FileWriter):
             if not isinstance(file[name], h5py.Dataset):
                 raise OutputError(f"cannot add {name!r} to {self.target}: it is a group there; choose "
                                   "another --name.")
-            self.refuse_duplicate(True)
+            self.refuse_duplicates([name])
             del file[name]
         options: dict[str, Any] = {"track_times": False}
         if entry.shape:
@@ -281,35 +306,41 @@ class HDF5Writer(FileWriter):
             raise OutputError(f"cannot add {name!r} to {self.target}: {_first_line(error)}") from None
         return dataset
 
-    def _label(self) -> None:
-        """Provenance attributes, added after the data so the chunks can take the space a
-        replaced dataset freed (attributes first would fragment it)."""
-        attrs = self._dataset.attrs
-        attrs.update(attributes(self.entry.metadata))
-        if self.entry.dtype == "bfloat16":
-            attrs["dtype"] = "bfloat16"  # what Keras looks for to read opaque data as bfloat16
+    def _start(self, entry: Entry) -> None:
+        self._dataset = self._datasets[entry.name]
+        self._position = 0
 
     def _put(self, block: Any) -> None:
         flat = np.ascontiguousarray(block).reshape(-1)
         start = self._position
+        shape = self._dataset.shape
         with deferred_interrupts():
-            for index in flat_pieces(self.entry.shape, start, start + flat.size):
-                shape = tuple(s.stop - s.start for s in index)
-                count = math.prod(shape)
+            for index in flat_pieces(shape, start, start + flat.size):
+                piece = tuple(s.stop - s.start for s in index)
+                count = math.prod(piece)
                 if index:
-                    self._dataset[index] = flat[self._position - start:][:count].reshape(shape)
+                    self._dataset[index] = flat[self._position - start:][:count].reshape(piece)
                 else:
                     self._dataset[()] = flat[0]
                 self._position += count
         self._sink.raise_error()
 
+    def _finish(self, entry: Entry) -> None:
+        """Check the count, then add the provenance attributes: after the data, so the chunks
+        can take the space a replaced dataset freed (attributes first would fragment it)."""
+        if self._position != math.prod(entry.shape):
+            raise OutputError(f"cannot write {self.target}: {self._paths[entry.name]} got {self._position} of "
+                              f"{math.prod(entry.shape)} values")
+        with deferred_interrupts():
+            attrs = self._dataset.attrs
+            attrs.update(attributes(entry.metadata))
+            if entry.dtype == "bfloat16":
+                attrs["dtype"] = "bfloat16"  # what Keras looks for to read opaque data as bfloat16
+        self._sink.raise_error()
+
     def _end(self) -> None:
-        if self._position != math.prod(self.entry.shape):
-            raise OutputError(f"cannot write {self.target}: {self._name} got {self._position} of "
-                              f"{math.prod(self.entry.shape)} values")
         with deferred_interrupts():
             assert self._file is not None
-            self._label()
             self._file.close()
             self._file = None
         self._sink.raise_error()
@@ -330,3 +361,85 @@ def _first_line(error: BaseException) -> str:
 
 
 WRITER = HDF5Writer
+
+
+class HDF5Reader(Reader):
+    """Every dataset of the file, in the order HDF5 visits them."""
+
+    format_label = "hdf5"
+
+    def __init__(self, source: Any) -> None:
+        super().__init__(source)
+        self._file: h5py.File | None = None
+
+    def _entries(self) -> Iterator[StoredEntry]:
+        path = self.source.path
+        with self._native():
+            self._file = h5py.File(path if path is not None else self.source.stream, "r", locking=False,
+                                   rdcc_nbytes=READ_CACHE_BYTES)
+            names: list[str] = []
+            self._file.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        for name in names:
+            with self._native():
+                dataset = self._file[name]
+            yield self._entry(name, dataset)
+
+    def _native(self) -> Any:
+        """Ctrl-C held back while HDF5 calls into Python (a file object, e.g. spooled stdin)."""
+        from contextlib import nullcontext
+
+        return deferred_interrupts() if self.source.path is None else nullcontext()
+
+    def _entry(self, name: str, dataset: h5py.Dataset) -> StoredEntry:
+        try:
+            provenance = provenance_from(dataset.attrs)
+        except Exception:  # attributes of a type h5py cannot read: no provenance
+            provenance = None
+        shape, dtype = dataset.shape, dataset.dtype
+        if shape is None:
+            return StoredEntry(name, (), None, provenance, skipped="an empty (null) dataspace holds no values")
+        if dtype.hasobject:
+            return StoredEntry(name, tuple(shape), dtype, provenance,
+                               skipped="variable-length strings or references, not numbers")
+        if dataset.external or dataset.is_virtual:
+            return StoredEntry(name, tuple(shape), dtype, provenance,
+                               skipped="its values are stored in other files (external or virtual), "
+                                       "which inspect does not open")
+        opaque = dtype.kind == "V" and dtype.names is None and dtype.itemsize == 2 and _is_bfloat16(dataset)
+        values = dtypes.numpy_dtype("bfloat16") if opaque else dtype
+        return self.stored(name, tuple(shape), values, provenance,
+                           lambda max_bytes: self._chunks(dataset, values, opaque, max_bytes))
+
+    def _chunks(self, dataset: h5py.Dataset, dtype: Any, opaque: bool, max_bytes: int) -> Iterator[Any]:
+        shape = tuple(dataset.shape)
+        count = math.prod(shape)
+        per = max(1, max_bytes // dtype.itemsize)
+        if dataset.chunks and shape:
+            run = dataset.chunks[0] * math.prod(shape[1:])  # elements in a row of whole chunks
+            if 0 < run <= per:
+                per -= per % run
+        for start in range(0, count, per):
+            for index in flat_pieces(shape, start, min(count, start + per)):
+                with self._native():
+                    values = np.asarray(dataset[index] if index else dataset[()])
+                yield (values.view(dtype) if opaque else values).reshape(-1)
+
+    def close(self) -> None:
+        if self._file is not None:
+            with self._native():
+                self._file.close()
+            self._file = None
+
+
+def _is_bfloat16(dataset: h5py.Dataset) -> bool:
+    """Keras's mark of bfloat16 stored as 2-byte opaque data."""
+    try:
+        mark = dataset.attrs.get("dtype")
+    except Exception:
+        return False
+    if isinstance(mark, bytes):
+        mark = mark.decode("ascii", "replace")
+    return mark == "bfloat16"
+
+
+READER = HDF5Reader

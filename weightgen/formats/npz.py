@@ -1,21 +1,27 @@
 """``.npz``: a zip archive with one ``.npy`` member per entry, as ``np.savez`` writes it.
 
 A new entry is streamed into its member (header, then the data block by block). Adding
-to an archive copies every other member's bytes unchanged (local header, data and all)
-into the new archive; a replaced entry (``--force``) keeps its place. The provenance of
+entries to an archive copies every other member's bytes unchanged (local header, data
+and all) into the new archive; a replaced entry (``--force``) keeps its place. The provenance of
 an entry rides in its member's zip comment, which ``np.load`` ignores. ``--compression
 gzip`` deflates the new member, as ``np.savez_compressed`` does.
+
+Reading streams each member out of the archive (inflating it when deflated) in chunks,
+so no member is ever loaded whole; a member whose ``.npy`` header disagrees with the
+size the archive records for it is a corrupt file.
 """
 
 from __future__ import annotations
 
 import copy
 import zipfile
+from collections.abc import Sequence
 from typing import IO, Any
 
 from weightgen.formats import npy
 from weightgen.formats.atomic import copy_range
-from weightgen.formats.base import STDOUT, Entry, FileWriter, parse_provenance, provenance_text
+from weightgen.formats.base import (STDOUT, ClampedFile, Entry, FileWriter, Reader, StoredEntry, parse_provenance,
+                                    provenance_text, read_values)
 
 COMPRESSIONS = ("gzip",)
 MEMBER_SUFFIX = ".npy"
@@ -73,38 +79,39 @@ class _Sink:
         self._discarded = True
 
 
+#: One step of an archive's layout: an old member to copy (its info and byte range), or a new entry.
+Copy = tuple[zipfile.ZipInfo, int, int]
+
+
 class NpzWriter(FileWriter):
-    """Adds (or with ``force`` replaces) one entry of an ``.npz`` archive, or streams one."""
+    """Adds (or with ``force`` replaces) entries of an ``.npz`` archive, or streams a new one.
+
+    The new archive lists the old members in their order, a replaced one in its place, then
+    the new entries in the order given; members are written in that same order.
+    """
 
     merges = True
 
-    def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
-        check_dtype(entry.dtype)
+    def __init__(self, target: str, entries: Sequence[Entry], force: bool = False) -> None:
+        for entry in entries:
+            check_dtype(entry.dtype)
         self._member: Any = None
         self._archive: zipfile.ZipFile | None = None
-        self._after: list[tuple[zipfile.ZipInfo, int, int]] = []
-        super().__init__(target, entry, force)
+        self._layout: list[Copy | Entry] = []
+        super().__init__(target, entries, force)
 
     def _begin(self, out: IO[bytes], existing: IO[bytes] | None) -> None:
-        member = self.entry.name + MEMBER_SUFFIX
-        before, self._after = self._plan(existing, member)
+        self._layout = self._plan(existing)
+        self.order = [step for step in self._layout if isinstance(step, Entry)]
         self._out = out
         self._sink = _Sink(out, seekable=self.target != STDOUT)
         self._archive = zipfile.ZipFile(self._sink, "w", zipfile.ZIP_STORED, allowZip64=True)  # type: ignore[arg-type]
-        self._copy(existing, before)
-        info = zipfile.ZipInfo(member, date_time=DATE_TIME)
-        info.compress_type = zipfile.ZIP_DEFLATED if self.entry.compression == "gzip" else zipfile.ZIP_STORED
-        comment = provenance_text(self.entry.metadata).encode() if self.entry.metadata else b""
-        info.comment = comment if len(comment) <= _MAX_COMMENT else b""
-        # force_zip64 as np.savez does: the size is not known to zipfile in advance.
-        self._member = self._archive.open(info, "w", force_zip64=True)
-        self._member.write(npy.header(self.entry))
 
-    def _plan(self, existing: IO[bytes] | None, member: str
-              ) -> tuple[list[tuple[zipfile.ZipInfo, int, int]], list[tuple[zipfile.ZipInfo, int, int]]]:
-        """The members to copy before and after the new one, each with its byte range."""
+    def _plan(self, existing: IO[bytes] | None) -> list[Copy | Entry]:
+        """Old members (each with its byte range) and new entries, in the new archive's order."""
+        new = {entry.name + MEMBER_SUFFIX: entry for entry in self.entries}
         if existing is None:
-            return [], []
+            return list(self.entries)
         try:
             with zipfile.ZipFile(existing) as archive:
                 infos = archive.infolist()
@@ -115,36 +122,57 @@ class NpzWriter(FileWriter):
         offsets = sorted({info.header_offset for info in infos})
         for here, following in zip(offsets, [*offsets[1:], end_of_members]):
             ends[here] = following
-        ranges = [(info, info.header_offset, ends[info.header_offset]) for info in infos]
-        replaced = [i for i, (info, _, _) in enumerate(ranges) if info.filename == member]
-        self.refuse_duplicate(bool(replaced))
-        if not replaced:
-            return ranges, []
-        kept = [r for r in ranges if r[0].filename != member]
-        position = replaced[0]
-        return kept[:position], kept[position:]
+        self.refuse_duplicates(key_of(info.filename) for info in infos if info.filename in new)
+        layout: list[Copy | Entry] = []
+        for info in infos:
+            replacement = new.pop(info.filename, None)
+            layout.append(replacement if replacement is not None
+                          else (info, info.header_offset, ends[info.header_offset]))
+        return layout + list(new.values())
 
-    def _copy(self, existing: IO[bytes] | None, members: list[tuple[zipfile.ZipInfo, int, int]]) -> None:
-        """Append members' raw bytes and list them in the new central directory."""
+    def _start(self, entry: Entry) -> None:
+        self._copy_until(entry)
+        assert self._archive is not None
+        info = zipfile.ZipInfo(entry.name + MEMBER_SUFFIX, date_time=DATE_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED if entry.compression == "gzip" else zipfile.ZIP_STORED
+        comment = provenance_text(entry.metadata).encode() if entry.metadata else b""
+        info.comment = comment if len(comment) <= _MAX_COMMENT else b""
+        # force_zip64 as np.savez does: the size is not known to zipfile in advance.
+        self._member = self._archive.open(info, "w", force_zip64=True)
+        self._member.write(npy.header(entry))
+
+    def _copy_until(self, entry: Entry | None) -> None:
+        """Copy the old members that come before ``entry`` (before the end when None)."""
+        while self._layout and self._layout[0] is not entry:
+            step = self._layout.pop(0)
+            assert not isinstance(step, Entry), "entries written out of order"
+            self._copy(step)
+        if self._layout:
+            self._layout.pop(0)
+
+    def _copy(self, member: Copy) -> None:
+        """Append an old member's raw bytes and list it in the new central directory."""
         archive = self._archive
-        assert archive is not None
-        for info, start, end in members:
-            assert existing is not None
-            self._out.flush()
-            offset = self._out.tell()
-            copy_range(existing, start, end - start, self._out)
-            clone = copy.copy(info)
-            clone.header_offset = offset
-            archive.filelist.append(clone)
-            archive.NameToInfo[clone.filename] = clone
-            archive.start_dir = self._out.tell()
+        assert archive is not None and self._existing is not None
+        info, start, end = member
+        self._out.flush()
+        offset = self._out.tell()
+        copy_range(self._existing, start, end - start, self._out)
+        clone = copy.copy(info)
+        clone.header_offset = offset
+        archive.filelist.append(clone)
+        archive.NameToInfo[clone.filename] = clone
+        archive.start_dir = self._out.tell()
 
     def _put(self, block: Any) -> None:
         self._member.write(npy.raw(block))
 
-    def _end(self) -> None:
+    def _finish(self, entry: Entry) -> None:
         self._member.close()
-        self._copy(self._existing, self._after)
+        self._member = None
+
+    def _end(self) -> None:
+        self._copy_until(None)
         assert self._archive is not None
         self._archive.close()
 
@@ -161,3 +189,43 @@ class NpzWriter(FileWriter):
 
 
 WRITER = NpzWriter
+
+
+class NpzReader(Reader):
+    """Every member of an archive, named by its ``np.load`` key."""
+
+    format_label = "npz"
+
+    def __init__(self, source: Any) -> None:
+        super().__init__(source)
+        self._archive: zipfile.ZipFile | None = None
+
+    def _entries(self) -> Any:
+        self._archive = zipfile.ZipFile(ClampedFile(self.source.stream))  # type: ignore[arg-type]
+        for info in self._archive.infolist():
+            if not info.is_dir():
+                yield from self._member(self._archive, info)
+
+    def _member(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Any:
+        name, provenance = key_of(info.filename), parse_provenance(info.comment)
+        with archive.open(info) as member:
+            try:
+                header = npy.read_header(member)
+            except npy.NotNpy:
+                yield StoredEntry(name, (), None, provenance, skipped="not an .npy array (np.load gives raw bytes)")
+                return
+            if header.size + header.data_bytes != info.file_size:
+                raise ValueError(f"member {info.filename!r} holds {info.file_size - header.size} bytes of data, "
+                                 f"its header promises {header.data_bytes}")
+            count = header.data_bytes // header.dtype.itemsize if header.dtype.itemsize else 0
+            yield self.stored(name, header.shape, header.dtype, provenance,
+                              lambda max_bytes: read_values(member, header.dtype, count, max_bytes),
+                              header.fortran_order)
+
+    def close(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None
+
+
+READER = NpzReader

@@ -3,24 +3,31 @@
 Written by hand rather than with the ``safetensors`` library, which needs every tensor
 in memory: the header is known before any data (names, dtypes, shapes, offsets), so a
 new tensor streams straight after it. Adding to a file writes a new header and copies
-every other tensor's bytes unchanged. Tensors are laid out as the library lays them out
-(largest alignment first, then by name), so each starts aligned to its element size for
-zero-copy loading. ``__metadata__`` keeps whatever it held, gains each entry's
-provenance under ``weightgen:<name>`` (a JSON string), and ``format: pt`` when it has
-no ``format`` yet, as ``safetensors.torch`` writes it (some loaders insist on it).
+every other tensor's bytes unchanged (several new tensors share one header and one
+rewrite). Tensors are laid out as the library lays them out (largest alignment first,
+then by name), so each starts aligned to its element size for zero-copy loading.
+``__metadata__`` keeps whatever it held, gains each entry's provenance under
+``weightgen:<name>`` (a JSON string), and ``format: pt`` when it has no ``format`` yet, as
+``safetensors.torch`` writes it (some loaders insist on it).
+
+Reading takes the tensors in the order of their data, so stdin is read straight
+through; every tensor's byte span must match its shape and dtype, and spans must not
+overlap.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 from weightgen.errors import DtypeError, OutputError, ParameterError
 from weightgen.formats import npy
 from weightgen.formats.atomic import copy_range
-from weightgen.formats.base import Entry, FileWriter, parse_provenance, provenance_text
+from weightgen.formats.base import (Entry, FileWriter, Reader, StoredEntry, parse_provenance, provenance_text,
+                                    read_exactly, read_values, skip_bytes)
 
 COMPRESSIONS: tuple[str, ...] = ()
 METADATA = "__metadata__"
@@ -72,18 +79,12 @@ class Header:
     data_start: int
 
 
-def read_header(file: IO[bytes]) -> Header:
-    """The parsed header of a file; ValueError says what is wrong with it."""
-    file.seek(0)
-    prefix = file.read(8)
-    if len(prefix) < 8:
-        raise ValueError("shorter than its 8-byte header length")
-    size = int.from_bytes(prefix, "little")
+def parse_header(stream: IO[bytes]) -> Header:
+    """The header at the start of ``stream`` (left at the data); ValueError says what is wrong."""
+    size = int.from_bytes(read_exactly(stream, 8, "header length"), "little")
     if size > MAX_HEADER:
         raise ValueError(f"header length {size} is implausible")
-    text = file.read(size)
-    if len(text) < size:
-        raise ValueError("truncated header")
+    text = read_exactly(stream, size, "header")
     try:
         header = json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
@@ -104,11 +105,17 @@ def read_header(file: IO[bytes]) -> Header:
         if not 0 <= tensor.start <= tensor.end:
             raise ValueError(f"entry {name!r} has bad data offsets")
         tensors.append(tensor)
-    data_start = 8 + size
+    return Header(tensors, metadata, 8 + size)
+
+
+def read_header(file: IO[bytes]) -> Header:
+    """The parsed header of a file, whose data must all be there; ValueError says what is wrong."""
+    file.seek(0)
+    header = parse_header(file)
     file.seek(0, 2)
-    if tensors and file.tell() < data_start + max(t.end for t in tensors):
+    if header.tensors and file.tell() < header.data_start + max(t.end for t in header.tensors):
         raise ValueError("truncated data")
-    return Header(tensors, metadata, data_start)
+    return header
 
 
 def read_entries(path: str) -> dict[str, dict[str, Any] | None]:
@@ -120,17 +127,24 @@ def read_entries(path: str) -> dict[str, dict[str, Any] | None]:
 
 
 class SafetensorsWriter(FileWriter):
-    """Adds (or with ``force`` replaces) one tensor of a ``.safetensors`` file, or streams one."""
+    """Adds (or with ``force`` replaces) tensors of a ``.safetensors`` file, or streams a new one.
+
+    The header, written first, places every tensor; the new ones are then written in
+    that layout's order (:attr:`order`), the kept ones copied around them.
+    """
 
     merges = True
 
-    def __init__(self, target: str, entry: Entry, force: bool = False) -> None:
-        check_dtype(entry.dtype)
-        entry_name(entry.name)
-        super().__init__(target, entry, force)
+    def __init__(self, target: str, entries: Sequence[Entry], force: bool = False) -> None:
+        for entry in entries:
+            check_dtype(entry.dtype)
+            entry_name(entry.name)
+        super().__init__(target, entries, force)
 
     def _begin(self, out: IO[bytes], existing: IO[bytes] | None) -> None:
-        entry = self.entry
+        from weightgen import dtypes
+
+        names = {entry.name for entry in self.entries}
         kept: list[Tensor] = []
         metadata: dict[str, str] = {}
         if existing is not None:
@@ -138,20 +152,23 @@ class SafetensorsWriter(FileWriter):
                 old = read_header(existing)
             except (ValueError, OSError) as error:
                 raise self.corrupt(error) from None
-            self.refuse_duplicate(any(t.name == entry.name for t in old.tensors))
-            kept = [t for t in old.tensors if t.name != entry.name]
+            self.refuse_duplicates(t.name for t in old.tensors if t.name in names)
+            kept = [t for t in old.tensors if t.name not in names]
             metadata = dict(old.metadata or {})
             self._data_start = old.data_start
         metadata.setdefault("format", "pt")
-        key = PROVENANCE_PREFIX + entry.name
-        metadata.pop(key, None)
-        if entry.metadata:
-            metadata[key] = provenance_text(entry.metadata)
-        from weightgen import dtypes
-
-        new = Tensor(entry.name, CODES[entry.dtype], list(entry.shape), 0,
-                     math.prod(entry.shape) * dtypes.itemsize(entry.dtype))
-        layout = sorted([*kept, new], key=lambda t: (-t.alignment, t.name))
+        new: dict[str, Entry] = {}
+        tensors = list(kept)
+        for entry in self.entries:
+            key = PROVENANCE_PREFIX + entry.name
+            metadata.pop(key, None)
+            if entry.metadata:
+                metadata[key] = provenance_text(entry.metadata)
+            tensor = Tensor(entry.name, CODES[entry.dtype], list(entry.shape), 0,
+                            math.prod(entry.shape) * dtypes.itemsize(entry.dtype))
+            tensors.append(tensor)
+            new[entry.name] = entry
+        layout = sorted(tensors, key=lambda t: (-t.alignment, t.name))
         header: dict[str, Any] = {METADATA: metadata}
         position = 0
         for tensor in layout:
@@ -162,26 +179,98 @@ class SafetensorsWriter(FileWriter):
         text += b" " * (-(8 + len(text)) % 8)  # data starts 8-byte aligned
         out.write(len(text).to_bytes(8, "little") + text)
         self._out = out
-        index = layout.index(new)
-        self._copy(layout[:index])
-        self._after = layout[index + 1:]
-        self._remaining = new.nbytes
+        #: Tensors still to write or copy, in file order; new ones are Entry objects.
+        self._layout: list[Tensor | Entry] = [new.get(t.name, t) for t in layout]
+        self.order = [step for step in self._layout if isinstance(step, Entry)]
+        self._sizes = {t.name: t.nbytes for t in layout}
 
-    def _copy(self, tensors: list[Tensor]) -> None:
-        for tensor in tensors:
-            assert self._existing is not None
+    def _start(self, entry: Entry) -> None:
+        self._copy_until(entry)
+        self._remaining = self._sizes[entry.name]
+
+    def _copy_until(self, entry: Entry | None) -> None:
+        """Copy the kept tensors that come before ``entry`` (before the end when None)."""
+        while self._layout and self._layout[0] is not entry:
+            tensor = self._layout.pop(0)
+            assert isinstance(tensor, Tensor) and self._existing is not None, "entries written out of order"
             copy_range(self._existing, self._data_start + tensor.start, tensor.nbytes, self._out)
+        if self._layout:
+            self._layout.pop(0)
 
     def _put(self, block: Any) -> None:
         data = npy.raw(block)
         self._remaining -= data.nbytes
         self._out.write(data)
 
-    def _end(self) -> None:
+    def _finish(self, entry: Entry) -> None:
         if self._remaining != 0:
-            raise OutputError(f"cannot write {self.target}: {self.entry.name} got the wrong number of "
+            raise OutputError(f"cannot write {self.target}: {entry.name} got the wrong number of "
                               f"bytes ({self._remaining} missing)")
-        self._copy(self._after)
+
+    def _end(self) -> None:
+        self._copy_until(None)
 
 
 WRITER = SafetensorsWriter
+
+#: Dtype codes of the safetensors format -> numpy dtype names (ml_dtypes for the 8-bit floats).
+NUMPY_DTYPES = {"BOOL": "bool", "U8": "uint8", "I8": "int8", "U16": "<u2", "I16": "<i2", "F16": "<f2",
+                "BF16": "bfloat16", "U32": "<u4", "I32": "<i4", "F32": "<f4", "U64": "<u8", "I64": "<i8",
+                "F64": "<f8", "C64": "<c8", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2"}
+
+
+def numpy_dtype(code: str) -> Any:
+    """The numpy dtype of a safetensors dtype code, or None for one weightgen does not know."""
+    import numpy as np
+
+    name = NUMPY_DTYPES.get(code)
+    if name is None:
+        return None
+    if name.startswith(("bfloat", "float8")):
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, name))
+    return np.dtype(name)
+
+
+class SafetensorsReader(Reader):
+    """Every tensor, in the order of their data (so a stream is read straight through)."""
+
+    format_label = "safetensors"
+
+    def _entries(self) -> Any:
+        stream, seekable = self.source.stream, self.source.seekable
+        header = read_header(stream) if seekable else parse_header(stream)
+        provenance = header.metadata or {}
+        position = 0
+        previous: Tensor | None = None
+        for tensor in sorted(header.tensors, key=lambda t: (t.start, t.end)):
+            if previous is not None and tensor.start < previous.end:
+                raise ValueError(f"tensors {previous.name!r} and {tensor.name!r} overlap")
+            previous = tensor
+            dtype = numpy_dtype(tensor.dtype)
+            stored = parse_provenance(provenance.get(PROVENANCE_PREFIX + tensor.name))
+            shape = tuple(tensor.shape)
+            if any(d < 0 for d in shape):
+                raise ValueError(f"entry {tensor.name!r} has a negative dimension")
+            if dtype is None:
+                yield StoredEntry(tensor.name, shape, None, stored, skipped=f"dtype {tensor.dtype} is unknown")
+                continue
+            count = math.prod(shape)
+            if count * dtype.itemsize != tensor.nbytes:
+                raise ValueError(f"entry {tensor.name!r} spans {tensor.nbytes} bytes, but shape {list(shape)} "
+                                 f"of {tensor.dtype} needs {count * dtype.itemsize}")
+
+            def read(max_bytes: int, tensor: Tensor = tensor, dtype: Any = dtype, count: int = count) -> Any:
+                nonlocal position
+                if seekable:
+                    stream.seek(header.data_start + tensor.start)
+                else:
+                    skip_bytes(stream, tensor.start - position, seekable=False)
+                    position = tensor.end  # set before reading: a half-read tensor cannot be reread
+                return read_values(stream, dtype, count, max_bytes)
+
+            yield self.stored(tensor.name, shape, dtype, stored, read)
+
+
+READER = SafetensorsReader

@@ -23,7 +23,7 @@ def test_truncated_normal_moments(mean, std, lower, upper):
     density = lambda z: math.exp(-0.5 * (z - peak) * (z + peak))
     lo, hi = max(lower, peak - 40), min(upper, peak + 40)
     mass = integrate.quad(density, lo, hi, epsabs=0, epsrel=1e-13)[0]
-    z_mean = integrate.quad(lambda z: z * density(z), lo, hi, epsabs=1e-15, epsrel=1e-13)[0] / mass
+    z_mean = integrate.quad(lambda z: z * density(z), lo, hi, epsabs=1e-13, epsrel=1e-13)[0] / mass
     z_var = integrate.quad(lambda z: (z - z_mean) ** 2 * density(z), lo, hi, epsabs=0, epsrel=1e-12)[0] / mass
     assert d.mean == pytest.approx(mean + std * z_mean, rel=1e-9, abs=1e-12)
     assert d.std == pytest.approx(std * math.sqrt(z_var), rel=1e-8)

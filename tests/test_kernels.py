@@ -299,26 +299,34 @@ def test_determinism(dtype, name, kern, kw):
     assert a.tobytes() == c.tobytes()
 
 
+#: A sub-chunk size below the block (the default sub-chunk is the whole block),
+#: so that the tests below cross sub-chunk boundaries.
+SUB_CHUNK = 1 << 16
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,kern,kw", ALL_KERNELS)
 def test_chunk_boundaries_full_coverage(dtype, name, kern, kw):
-    C = K.CHUNK
+    C = SUB_CHUNK
     for n in [1, 2, 3, C - 1, C, C + 1, 2 * C + 3, 3 * C + 1, BLOCK - 1, BLOCK]:
         o = np.full(n, np.nan, dtype)
-        kern(gen(1, n), o, **kw)
+        kern(gen(1, n), o, chunk=C, **kw)
         assert np.isfinite(o).all(), (name, n)
+        whole = np.full(n, np.nan, dtype)
+        kern(gen(1, n), whole, **kw)
+        assert np.isfinite(whole).all(), (name, n)
 
 
 @pytest.mark.parametrize("name,kern,kw", ALL_KERNELS[:4])
 def test_chunk_boundary_values_iid(name, kern, kw):
     """Across many blocks: the values right at sub-chunk boundaries have the
     right law and are uncorrelated with their neighbours."""
-    C = K.CHUNK
+    C = SUB_CHUNK
     idx = np.array([0, 1, C - 2, C - 1, C, C + 1, 2 * C - 1, 2 * C, BLOCK - 1])
     o = np.empty(BLOCK, np.float32)
     rows = []
     for i in range(3000):
-        kern(gen(5, i), o, **kw)
+        kern(gen(5, i), o, chunk=C, **kw)
         rows.append(o[idx].astype(np.float64))
     R = np.array(rows)
     if "low" in kw:
@@ -382,3 +390,36 @@ def test_bad_out():
         K.fill_normal(gen(0), np.empty(4, np.float16))
     with pytest.raises(ValueError):
         K.fill_normal(gen(0), np.empty(8, np.float32)[::2])
+
+
+def test_shipped_ziggurat_tables_are_what_building_them_gives():
+    """The package data (tools/make_ziggurat_tables.py) must match the construction code:
+    if it does not, a seed's stream has changed (or the file is stale)."""
+    import os
+
+    from weightgen import kernels
+
+    path = os.path.join(os.path.dirname(kernels.__file__), kernels.TABLES_FILE)
+    with np.load(path, allow_pickle=False) as shipped:
+        stored = {key: shipped[key] for key in shipped.files}
+    expected = {}
+    for name, (a, b) in kernels.SHIPPED_INTERVALS.items():
+        for key, value in kernels.table_arrays(kernels.build_table(a, b, kernels.build_layers)).items():
+            expected[f"{name}/{key}"] = value
+    assert sorted(stored) == sorted(expected)
+    for key, value in expected.items():
+        assert stored[key].dtype == value.dtype and np.array_equal(stored[key], value), key
+    for interval in kernels.SHIPPED_INTERVALS.values():
+        assert kernels._zm_table(*interval)["y"] is kernels._shipped_table(*interval)["y"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,kern,kw", ALL_KERNELS)
+@pytest.mark.parametrize("n", [BLOCK, BLOCK - 1, 100_001, 5])
+def test_even_sub_chunks_give_the_same_stream(dtype, name, kern, kw, n):
+    """Every sub-chunk takes the next words in order, so any even sub-chunk size gives
+    the same values: the default (a whole block) is the stream of smaller ones."""
+    whole, pieces = np.empty(n, dtype), np.empty(n, dtype)
+    kern(gen(3, 1), whole, **kw)
+    kern(gen(3, 1), pieces, chunk=1 << 14, **kw)
+    assert whole.tobytes() == pieces.tobytes()

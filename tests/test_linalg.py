@@ -67,3 +67,33 @@ def test_delta_orthogonal_puts_the_matrix_at_the_centre():
     middle = values[1, 2].astype(np.complex128)
     assert np.allclose(middle @ middle.conj().T, np.eye(3), atol=1e-6)
     assert np.count_nonzero(values) == 18
+
+
+def reference_q(matrix: np.ndarray) -> np.ndarray:
+    q, r = np.linalg.qr(matrix.astype(np.float64))
+    return q * np.sign(np.diagonal(r))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (64, 64), (200, 130), (700, 700), (1000, 300), (2000, 65)])
+@pytest.mark.parametrize("dtype,tolerance", [(np.float32, 2e-5), (np.float64, 1e-12)])
+def test_householder_q_is_the_sign_fixed_q_in_its_own_precision(shape, dtype, tolerance):
+    from weightgen.linalg import householder_q
+
+    matrix = np.random.default_rng(sum(shape)).standard_normal(shape).astype(dtype)
+    expected = reference_q(matrix)
+    q = householder_q(matrix.copy(), threads=3, scale=-2.0)
+    assert q.dtype == dtype and q.shape == shape
+    assert np.abs(q / -2.0 - expected).max() <= tolerance * max(1.0, math.sqrt(shape[1]))
+    assert np.abs((q.T.astype(np.float64) @ q) / 4.0 - np.eye(shape[1])).max() <= 10 * tolerance
+
+
+@pytest.mark.parametrize("shape", [(700, 700), (1200, 333)])
+def test_householder_q_never_depends_on_the_thread_count(shape):
+    from threadpoolctl import threadpool_limits
+
+    from weightgen.linalg import householder_q
+
+    matrix = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    with threadpool_limits(1, user_api="blas"):
+        runs = [householder_q(matrix.copy(), threads) for threads in (1, 2, 5)]
+    assert all(np.array_equal(run, runs[0]) for run in runs[1:])

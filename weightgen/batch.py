@@ -38,7 +38,7 @@ from weightgen import dtypes, formats, seeding, streams
 from weightgen.errors import InputError, SpecError, UsageError, WeightgenError
 from weightgen.formats.base import write_error
 from weightgen.generation import (Request, Result, build_request, check_threads, entry_for, plugin_failures,
-                                  resolve, sample, write_array)
+                                  resolve, sample)
 from weightgen.plan import Plan
 from weightgen.registry import InitializerSpec, get
 
@@ -385,10 +385,12 @@ def run_batch(batch: BatchPlan, *, threads: int | None = None, progress: Progres
     describe = getattr(progress, "describe", None)
     count = len(batch.tensors)
 
-    def generate(tensor: Planned, position: int) -> Result:
+    def generate(tensor: Planned, position: int, write: Callable[[Any], None] | None) -> Result:
+        """Sample one tensor, streaming its blocks into ``write`` as they are made."""
         if describe is not None:
             describe(f"{tensor.request.name} ({position}/{count})")
-        return sample(tensor.request, tensor.spec, tensor.plan, threads=threads, progress=progress)
+        return sample(tensor.request, tensor.spec, tensor.plan, threads=threads, progress=progress,
+                      sink=write, keep=keep)
 
     def done(tensor: Planned, result: Result, output: str | None) -> None:
         result.output, result.format = output, batch.format if output is not None else None
@@ -405,16 +407,17 @@ def run_batch(batch: BatchPlan, *, threads: int | None = None, progress: Progres
             for position, entry in enumerate(writer.order, 1):
                 tensor_started = time.perf_counter()
                 tensor = tensors[entry.name]
-                result = generate(tensor, position)
                 writer.start(entry)
-                write_array(writer, result.array)
+                result = generate(tensor, position, writer.write)
                 done(tensor, result, batch.output)
     else:
         for position, tensor in enumerate(batch.tensors, 1):
             tensor_started = time.perf_counter()
-            result = generate(tensor, position)
-            if tensor.path is not None:
-                _write_npy(batch, tensor, result)
+            if tensor.path is None:
+                result = generate(tensor, position, None)
+            else:
+                with _npy_writer(batch, tensor) as writer:
+                    result = generate(tensor, position, writer.write)
             done(tensor, result, tensor.path)
     ordered = [results[t.index] for t in batch.tensors]
     return BatchResult(batch.seed, ordered, batch.output, batch.output_dir, batch.format,
@@ -425,14 +428,14 @@ def _entry(batch: BatchPlan, tensor: Planned) -> Any:
     return entry_for(tensor.request, tensor.spec, tensor.plan, tensor.compression, master_seed=str(batch.seed))
 
 
-def _write_npy(batch: BatchPlan, tensor: Planned, result: Result) -> None:
+def _npy_writer(batch: BatchPlan, tensor: Planned) -> Any:
+    """The writer of a tensor's own ``.npy`` file under ``output_dir`` (its folder made)."""
     assert tensor.path is not None
     try:
         os.makedirs(os.path.dirname(tensor.path) or ".", exist_ok=True)
     except OSError as error:
         raise write_error(tensor.path, error) from None
-    with formats.open_writer("npy", tensor.path, _entry(batch, tensor), batch.force) as writer:
-        write_array(writer, result.array)
+    return formats.open_writer("npy", tensor.path, _entry(batch, tensor), batch.force)
 
 
 def generate_batch(

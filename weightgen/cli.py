@@ -9,6 +9,7 @@ all of them). Errors become one line on stderr and the exit code of
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -143,7 +144,7 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
                               layout=layout, fan_in=fan_in, fan_out=fan_out, threads=threads,
                               output=output, format=format, name=name, force=force,
                               compression=compression, progress=advance, rng=request.rng,
-                              **params)
+                              keep_array=False, **params)
         if not quiet:
             report.show_summary(result.summary(), as_json=as_json, stdout_has_data=output == "-")
 
@@ -409,6 +410,9 @@ def _usage_line(error: click.UsageError) -> str:
 def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """Entry point: run the CLI, turning every failure into one line and an exit code."""
     signal.signal(signal.SIGTERM, _terminate)
+    # OpenBLAS's idle threads spin for about 0.1 s after it loads (with numpy) and after each
+    # call, taking a core from the sampler's threads; let them sleep at once instead.
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     code: int = ExitCode.OK
     try:
         # Without standalone mode, click returns the code of a ctx.exit(code) instead of raising.
@@ -472,8 +476,6 @@ def _error(message: str) -> None:
 
 def _flush_quietly() -> None:
     """Flush stdout now so a closed pipe is noticed here, not as a traceback at exit."""
-    import os
-
     try:
         sys.stdout.flush()
     except OSError:

@@ -8,6 +8,7 @@ generated or written, so a bad request costs nothing and touches no file.
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -220,6 +221,7 @@ def generate(
     compression: str | None = None,
     progress: Callable[[int], None] | None = None,
     rng: str = streams.DEFAULT,
+    keep_array: bool | None = None,
     **params: Any,
 ) -> Result:
     """Generate one tensor; write it to ``output`` (a path, or ``"-"`` for stdout) if given.
@@ -239,11 +241,20 @@ def generate(
     ``"keras"``/``"jax"`` for the bytes that framework gives for the same seed (in memory,
     one thread; ``threads`` then changes nothing, as always).
 
+    ``keep_array`` says whether ``Result.array`` holds the tensor. An elementwise
+    initializer of the default stream written to an ``output`` is *streamed* into it block
+    by block while it is generated (memory: a few blocks per thread, whatever the size),
+    and by default not kept: ``Result.array`` is None. Every other tensor is made whole in
+    memory, and kept by default. ``keep_array=True`` keeps a streamed tensor too (the same
+    values either way); ``keep_array=False`` never keeps one.
+
     Raises :class:`~weightgen.errors.UsageError` subclasses for bad requests (nothing is
-    generated) and :class:`~weightgen.errors.OutputError` when writing fails or would
-    clobber a file without ``force`` (the file is left as it was).
+    generated), :class:`~weightgen.errors.TooLargeError` when the tensor fits neither in
+    memory nor (when streamed) on the output's disk, and
+    :class:`~weightgen.errors.OutputError` when writing fails or would clobber a file
+    without ``force`` (the file is left as it was).
     """
-    from weightgen import formats
+    from weightgen import formats, sampler
 
     check_threads(threads)
     request, spec = build_request(initializer, shape, dtype=dtype, seed=seed, layout=layout,
@@ -253,16 +264,23 @@ def generate(
         plan = resolve(request, spec)
     format_name = formats.format_for(output, format)
     formats.check_compression(compression)
+    streamed = output is not None and request.rng == streams.DEFAULT and sampler.streams(plan.source)
+    keep = not streamed if keep_array is None else bool(keep_array)
+    # Memory first (without an output nothing streams: SPEC §2), then the output's disk.
+    sampler.check_memory(plan, request.shape, request.dtype, keep=keep or not streamed)
     if output is not None:
         formats.check_writable(format_name, output, request.dtype, force, request.name, compression)
-    result = sample(request, spec, plan, threads=threads, progress=progress)
+        formats.check_room(format_name, output, math.prod(request.shape) * dtypes.itemsize(request.dtype))
+    started = time.perf_counter()
+    if output is None:
+        result = sample(request, spec, plan, threads=threads, progress=progress, keep=keep)
+    else:
+        with formats.open_writer(format_name, output, entry_for(request, spec, plan, compression),
+                                 force) as writer:
+            result = sample(request, spec, plan, threads=threads, progress=progress,
+                            sink=writer.write, keep=keep)
+    result.seconds = time.perf_counter() - started
     result.output, result.format = output, format_name
-    if output is not None:
-        started = time.perf_counter() - result.seconds
-        entry = entry_for(request, spec, plan, compression)
-        with formats.open_writer(format_name, output, entry, force) as writer:
-            write_array(writer, result.array)
-        result.seconds = time.perf_counter() - started
     return result
 
 
@@ -272,18 +290,28 @@ def check_threads(threads: Any) -> None:
 
 
 def sample(request: Request, spec: InitializerSpec, plan: Plan, *, threads: int | None = None,
-           progress: Callable[[int], None] | None = None) -> Result:
-    """Run a checked, resolved request's stream, in memory: the core sampler, or the
-    framework-exact stream its ``rng`` names."""
+           progress: Callable[[int], None] | None = None, sink: Callable[[Any], None] | None = None,
+           keep: bool = True) -> Result:
+    """Run a checked, resolved request's stream: the core sampler, or the framework-exact
+    stream its ``rng`` names (in memory).
+
+    ``sink`` receives the tensor's C-order blocks (a writer's ``write``), while they are
+    made for the default stream; without ``keep`` an elementwise tensor of the default
+    stream is never held whole, and ``Result.array`` is None.
+    """
     from weightgen import sampler
 
     started = time.perf_counter()
     with plugin_failures(spec):
         if request.rng == streams.DEFAULT:
-            sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress)
+            sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress,
+                                  sink=sink, keep=keep)
         else:
             sampled = streams.run(request, spec, plan, progress)
-    return Result(request, spec, plan, sampled.array, sampled.moments, time.perf_counter() - started)
+            if sink is not None:
+                write_array(sink, sampled.array)
+    array = sampled.array if keep else None
+    return Result(request, spec, plan, array, sampled.moments, time.perf_counter() - started)
 
 
 def entry_for(request: Request, spec: InitializerSpec, plan: Plan, compression: str | None = None,
@@ -296,11 +324,11 @@ def entry_for(request: Request, spec: InitializerSpec, plan: Plan, compression: 
     return formats.Entry(request.name, request.shape, request.dtype, metadata, compression)
 
 
-def write_array(writer: Any, array: Any) -> None:
-    """Hand ``array`` to the started entry of ``writer``, block by block, in C order."""
+def write_array(write: Callable[[Any], None], array: Any) -> None:
+    """Hand ``array`` to ``write`` (a writer's started entry), block by block, in C order."""
     flat = array.reshape(-1)
     for start in range(0, flat.size, seeding.BLOCK_SIZE):
-        writer.write(flat[start:start + seeding.BLOCK_SIZE])
+        write(flat[start:start + seeding.BLOCK_SIZE])
 
 
 def describe_request(request: Request) -> str:

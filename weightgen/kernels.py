@@ -9,10 +9,13 @@ them, so blocks can be filled from several threads).
 
 The output is a fixed function of (bit-generator state, len(out), dtype) for a
 fixed sub-chunk size ``CHUNK`` (the keyword ``chunk=`` exists for
-benchmarking only; changing it changes the stream).  Scratch memory is kept
-in per-thread buffers and ``random_raw`` is called for at most 64 KiB at a
-time: on virtual machines a freshly mmap'd 4 KiB page can cost ~1.5 us (a
-page fault + zeroing), more than generating the numbers in it.
+benchmarking only; an odd one changes the stream, even ones do not: every
+sub-chunk takes the next words in order).  A whole block is one sub-chunk,
+so a block costs a handful of numpy calls: each holds the GIL for a
+microsecond or so, and fewer, larger calls let threads scale.  Scratch memory
+is kept in per-thread buffers; ``random_raw`` allocates its result, which
+glibc serves from the heap once a block of that size has been freed (its
+mmap threshold adapts), so it costs no page faults after the first block.
 
 fill_uniform           24 random bits per float32 value (53 for float64);
                        symmetric [-L, L): arithmetic shift + one int->float
@@ -45,9 +48,8 @@ from collections.abc import Callable
 __all__ = ["fill_uniform", "fill_normal", "fill_truncated_normal", "CHUNK",
            "choose_truncnorm_method", "kernel_for"]
 
-CHUNK = 1 << 16          # elements per sub-chunk (bench: 2^14..2^18 within 4%)
-_RAW_WORDS = 1 << 13     # words per random_raw call (64 KiB: below glibc's
-                         # 128 KiB mmap/trim thresholds -> no page faults)
+CHUNK = 1 << 18          # elements per sub-chunk: a whole block (one thread:
+                         # 2^14..2^18 within 4%; two threads: fewest GIL hand-offs)
 _MAXM = 16000            # max proposals per rejection round (temporaries,
                          # incl. numpy's internal index arrays, < 128 KiB)
 
@@ -78,17 +80,8 @@ def _buf(name, n, dtype):
 
 
 def _raw(bg, nwords):
-    """nwords raw 64-bit words in a per-thread scratch buffer.  random_raw
-    always allocates its result; fetching at most 64 KiB per call keeps the
-    allocation on the malloc heap (an mmap'd block can cost ~1.5 us per 4 KiB
-    page fault, i.e. more than generating the numbers)."""
-    if nwords <= _RAW_WORDS:
-        return bg.random_raw(nwords)
-    b = _buf("raw", nwords, np.uint64)
-    for i in range(0, nwords, _RAW_WORDS):
-        k = min(_RAW_WORDS, nwords - i)
-        b[i:i + k] = bg.random_raw(k)
-    return b
+    """nwords raw 64-bit words, a fresh array (the caller may work in it)."""
+    return bg.random_raw(nwords)
 
 
 def _bitgen(rng):
@@ -183,7 +176,7 @@ def fill_uniform(rng, out, low, high, *, chunk=None):
             else:
                 v = _raw(bg, m).view(np.int64)
             np.right_shift(v, shift, out=v)
-            np.multiply(v, s, out=d, dtype=dt, casting="unsafe")
+            _scale_into(d, v, s)
         return out
     for start in range(0, n, chunk):
         d = out[start:start + chunk]
@@ -196,12 +189,20 @@ def fill_uniform(rng, out, low, high, *, chunk=None):
             v = _raw(bg, m)
             np.right_shift(v, 11, out=v)
             v = v.view(np.int64)
-        np.multiply(v, s, out=d, dtype=dt, casting="unsafe")
+        _scale_into(d, v, s)
         if lo != 0:
             np.add(d, lo, out=d)
         if need_clamp:
             np.minimum(d, top, out=d)
     return out
+
+
+def _scale_into(d, v, s):
+    """d = float(v) * s: the integers convert exactly (|v| < 2^24 or 2^53), so
+    converting first and multiplying in place rounds once, as one multiply with
+    a cast would, without its buffered cast (~20% faster)."""
+    np.copyto(d, v, casting="unsafe")
+    np.multiply(d, s, out=d)
 
 
 @functools.lru_cache(maxsize=256)
@@ -242,7 +243,8 @@ def _uniform_setup(low, high, dtchar):
 # -g(y_{k+1})), U_k = min(b, g(y_{k+1})), g = f^-1) lies entirely inside G.
 # The levels come from the downward recursion y_k = y_{k+1} - v/(U_k - L_k),
 # so all N rectangles have the same area v; (y_N, v) maximise N v subject
-# to y_0 >= 0 (vectorised grid search, ~0.15 s per new interval, cached;
+# to y_0 >= 0 (vectorised grid search, ~0.15 s per new interval, cached
+# or shipped (SHIPPED_INTERVALS);
 # intervals containing [-4.03, 4.03] reuse the plain normal's layers).
 # A uniform point of G is then a mixture of
 #   * probability 1 - p_rem: a uniform point of the union of rectangles =
@@ -343,7 +345,15 @@ def _alias_table(w):
 
 @functools.lru_cache(maxsize=64)
 def _zm_layers(a, b):
-    """Levels y_0..y_N and inscribed slices [L_k, U_k] for [a, b] (~0.15 s)."""
+    """Levels y_0..y_N and inscribed slices [L_k, U_k] for [a, b] (~0.15 s, or shipped)."""
+    shipped = _shipped_table(a, b)
+    if shipped is not None:
+        return shipped["y"], shipped["L"], shipped["U"], shipped["v"]
+    return build_layers(a, b)
+
+
+def build_layers(a, b):
+    """Build the levels and slices of ``_zm_layers``."""
     N = _ZM_N
     A = _imass(a, b)
     yN, v = _zm_solve(a, b, N, A)
@@ -359,18 +369,27 @@ def _zm_layers(a, b):
 
 @functools.lru_cache(maxsize=256)
 def _zm_table(a, b):
-    """Standardized tables for [a, b], a <= 0 <= b, a < b (cached).
+    """Standardized tables for [a, b], a <= 0 <= b, a < b (cached; the
+    intervals of :data:`SHIPPED_INTERVALS` are read from package data)."""
+    shipped = _shipped_table(a, b)
+    return shipped if shipped is not None else build_table(a, b)
+
+
+def build_table(a, b, layers=None):
+    """Build the standardized tables for [a, b] (what ``_zm_table`` returns);
+    ``layers(a, b)`` gives levels and slices (default: cached or shipped).
 
     Intervals containing the plain normal's bottom rectangle (|x| <= 4.03)
     reuse its layers (only the tail pieces change), so e.g. +-100 sigma
     costs no table construction."""
+    layers = layers or _zm_layers
     N = _ZM_N
     A = _imass(a, b)
-    y0n, L0n, U0n, v0n = _zm_layers(-math.inf, math.inf)
+    y0n, L0n, U0n, v0n = layers(-math.inf, math.inf)
     if a <= L0n[0] and b >= U0n[0]:
         y, L, U, v = y0n, L0n, U0n, v0n
     else:
-        y, L, U, v = _zm_layers(a, b)
+        y, L, U, v = layers(a, b)
     yN = y[N]
     with np.errstate(divide="ignore"):
         gb = np.sqrt(-2.0 * np.log(y[:-1]))        # g(y_k)
@@ -422,6 +441,52 @@ def _zm_table(a, b):
                 balias=_alias_table(barea), bacc=M[box].sum() / barea.sum(),
                 pL=pL, pR=pR, rL=float(-L[0]), rR=float(U[0]),
                 bL=float(-a), bR=float(b))      # tail bounds (as |x|)
+
+
+# The tables of the hot intervals ship with the package (built by
+# tools/make_ziggurat_tables.py; tests/test_kernels.py checks that building
+# them again gives the same numbers): no ~0.15 s of construction per process,
+# and the stream of those intervals does not depend on the machine's libm.
+SHIPPED_INTERVALS = {"normal": (-math.inf, math.inf), "truncated_2sigma": (-2.0, 2.0)}
+TABLES_FILE = "ziggurat_tables.npz"
+_ARRAYS = ("y", "L", "U", "bx0", "bw", "by0", "bh")
+_SCALARS = ("a", "b", "N", "v", "A", "p_rem", "bacc", "pL", "pR", "rL", "rR", "bL", "bR")
+
+
+def table_arrays(table):
+    """A table as flat arrays (what the package data file holds per interval)."""
+    out = {key: np.asarray(table[key]) for key in _ARRAYS + _SCALARS}
+    out["balias_prob"], out["balias_alias"] = table["balias"]
+    return out
+
+
+def _table_from_arrays(arrays):
+    table = {key: arrays[key] for key in _ARRAYS}
+    table.update({key: arrays[key].item() for key in _SCALARS})
+    table["balias"] = (arrays["balias_prob"], arrays["balias_alias"])
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_tables():
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), TABLES_FILE)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            contents = {key: data[key] for key in data.files}
+    except OSError:  # pragma: no cover - a broken install: build them instead
+        return {}
+    tables = {}
+    for name, interval in SHIPPED_INTERVALS.items():
+        prefix = name + "/"
+        tables[interval] = _table_from_arrays(
+            {key[len(prefix):]: value for key, value in contents.items() if key.startswith(prefix)})
+    return tables
+
+
+def _shipped_table(a, b):
+    return _shipped_tables().get((a, b))
 
 
 @functools.lru_cache(maxsize=256)
@@ -625,7 +690,7 @@ def fill_normal(rng, out, mean=0.0, std=1.0, *, chunk=None):
     the largest attainable |z| is 4.025 + sqrt(2*53 ln 2) = 12.6 sigma.
     Per value: 10 bits of layer index + a 22-bit (float32) / 53-bit
     (float64) uniform position inside the layer; 99.77% of the values
-    need no rejection at all.  Tables are built on the first call (~0.15 s).
+    need no rejection at all.  Its tables ship with the package.
     float32 requires std >= ~1e-30 (table entries must not underflow).
     """
     dt = _check_out(out)
@@ -818,8 +883,8 @@ def fill_truncated_normal(rng, out, mean=0.0, std=1.0, lower=-2.0, upper=2.0,
 
     Method (``choose_truncnorm_method``):
       * lower <= 0 <= upper ("zigmix"): the mixture-ziggurat kernel of
-        fill_normal with tables built for the interval (cached, ~0.2 s per
-        new interval).  No rejection on the fast path, so e.g. +-2 sigma
+        fill_normal with tables built for the interval (shipped for +-2
+        sigma; else built once, ~0.2 s).  No rejection on the fast path, so e.g. +-2 sigma
         runs at the speed of fill_normal; [-0.01, 0.01], [0, inf),
         [-0.5, inf) are equally fast.
       * one-sided (0 < a < b after mirroring intervals with upper < 0):

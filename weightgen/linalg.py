@@ -15,11 +15,22 @@ from typing import Any
 import numpy as np
 
 
-def orthonormal_columns(normals: np.ndarray) -> np.ndarray:
+#: Columns per Householder panel of :func:`householder_q`.
+PANEL = 128
+#: Columns per piece of its trailing updates. Fixed, so the BLAS calls (and so the bits)
+#: never depend on how many threads share the pieces. At least PANEL: the first piece
+#: holds the next panel.
+PIECE = 256
+
+
+def orthonormal_columns(normals: np.ndarray, threads: int = 1) -> np.ndarray:
     """Q of the QR decomposition of a tall (rows >= cols) matrix, phases fixed by diag(R).
 
     Multiplying each column by sign(R_jj) (for complex matrices the phase R_jj/|R_jj|)
-    makes Q Haar-distributed (Mezzadri 2007), as Keras, PyTorch and JAX all do.
+    makes Q Haar-distributed (Mezzadri 2007), as Keras, PyTorch and JAX all do. Real
+    matrices are factorised in their own precision (float32 like PyTorch, Keras and JAX
+    do, or float64) by :func:`householder_q`, overwriting ``normals``; complex ones in
+    complex128 by LAPACK.
     """
     if np.iscomplexobj(normals):
         q, r = np.linalg.qr(normals.astype(np.complex128, copy=False))
@@ -28,11 +39,99 @@ def orthonormal_columns(normals: np.ndarray) -> np.ndarray:
         phases = np.where(size == 0, 1.0, diagonal / np.where(size == 0, 1.0, size))
         q *= phases
         return q
-    q, r = np.linalg.qr(normals.astype(np.float64, copy=False))
-    signs = np.sign(np.diagonal(r))
-    signs[signs == 0] = 1.0
-    q *= signs
-    return q
+    if normals.dtype not in (np.float32, np.float64):
+        normals = normals.astype(np.float64)
+    return householder_q(np.ascontiguousarray(normals), threads)
+
+
+def householder_q(a: np.ndarray, threads: int = 1, scale: float = 1.0) -> np.ndarray:
+    """``scale`` times the Q of ``a = QR`` with diag(R) > 0, computed in place of ``a``.
+
+    Blocked Householder QR, all of it BLAS-3: each panel of :data:`PANEL` columns is
+    factorised by LAPACK's recursive ``geqrt`` (reflectors V and the triangular T of
+    ``I - V T Vᵀ``), and the matrix right of it is updated with matrix products, in pieces
+    of :data:`PIECE` columns shared by ``threads`` threads; Q is then accumulated in place
+    the same way, panel by panel from the last (as LAPACK's ``orgqr`` does). Call it with
+    BLAS on one thread: the pieces are fixed, so the values never depend on ``threads``.
+    (CholeskyQR2 in float64 does twice the work of this in a precision half as fast, and
+    a square Gaussian matrix is too ill-conditioned for CholeskyQR in float32.)
+    """
+    from scipy.linalg import lapack
+
+    rows, cols = a.shape
+    geqrt = lapack.dgeqrt if a.dtype == np.float64 else lapack.sgeqrt
+    panels = [(start, min(cols, start + PANEL)) for start in range(0, cols, PANEL)]
+    factors: list[np.ndarray] = []
+
+    def factorise(index: int) -> None:
+        """Factorise panel ``index`` in place; its T goes to ``factors``."""
+        start, stop = panels[index]
+        v, t, info = geqrt(stop - start, a[start:, start:stop])
+        if info != 0:  # pragma: no cover - geqrt only fails on bad arguments
+            raise RuntimeError(f"geqrt failed ({info})")
+        a[start:, start:stop] = v
+        factors.append(t)
+
+    pool = _pool(threads)
+    try:
+        factorise(0)
+        for index, (start, stop) in enumerate(panels):
+            # Look-ahead: the first piece holds the next panel, which is factorised as soon
+            # as that piece is updated, while the other pieces are still being updated.
+            after_first = (lambda following=index + 1: factorise(following)) if index + 1 < len(panels) else None
+            t = factors[index]
+            _apply_reflectors(pool, a, start, stop, cols, _reflectors(a[start:, start:stop], stop - start),
+                              t.T, after_first)
+        signs = np.sign(np.diagonal(a)).astype(a.dtype)
+        signs[signs == 0] = 1
+        for (start, stop), t in zip(reversed(panels), reversed(factors)):
+            width = stop - start
+            reflectors = _reflectors(a[start:, start:stop], width)
+            _apply_reflectors(pool, a, start, stop, cols, reflectors, t)
+            block = reflectors @ (t @ -reflectors[:width].T)
+            block[np.arange(width), np.arange(width)] += 1
+            a[start:, start:stop] = block
+            a[:start, start:stop] = 0
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    a *= signs * a.dtype.type(scale)
+    return a
+
+
+def _reflectors(factored: np.ndarray, width: int) -> np.ndarray:
+    """V: the unit lower-trapezoidal part of a factorised panel (a copy)."""
+    v = np.tril(factored, -1)
+    v[np.arange(width), np.arange(width)] = 1
+    return v
+
+
+def _pool(threads: int) -> Any:
+    if threads <= 1:
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="weightgen-qr")
+
+
+def _apply_reflectors(pool: Any, a: np.ndarray, start: int, stop: int, cols: int, v: np.ndarray,
+                      t: np.ndarray, after_first: Callable[[], None] | None = None) -> None:
+    """``a[start:, stop:] -= V (t (Vᵀ a[start:, stop:]))``, piece by piece; ``after_first``
+    runs right after the first piece, on the same thread."""
+
+    def piece(first: int) -> None:
+        target = a[start:, first : min(cols, first + PIECE)]
+        target -= v @ (t @ (v.T @ target))
+        if first == stop and after_first is not None:
+            after_first()
+
+    firsts = range(stop, cols, PIECE)
+    if pool is None:
+        for first in firsts:
+            piece(first)
+    else:
+        for future in [pool.submit(piece, first) for first in firsts]:
+            future.result()
 
 
 Transformer = Callable[..., Any]
@@ -46,7 +145,8 @@ def orthogonal_along(shape: Sequence[int], column_axis: int, gain: float,
     it is tall and orthonormal rows when it is wide (JAX's ``orthogonal(column_axis)``;
     Keras's is ``column_axis=-1``; PyTorch's, dim 0 against the rest, is ``column_axis=0``).
     Returns the shape of standard normals to draw, ``(max, min)`` (plus a trailing 2 for
-    the real and imaginary parts of complex values), and the transform from them.
+    the real and imaginary parts of complex values), and the transform from them, which
+    takes ``threads`` (see :class:`~weightgen.plan.Transform`'s ``threaded``).
     """
     axis = column_axis % len(shape)
     cols = shape[axis]
@@ -56,15 +156,16 @@ def orthogonal_along(shape: Sequence[int], column_axis: int, gain: float,
         draw_shape += (2,)
     moved = (*shape[:axis], *shape[axis + 1 :], cols)
 
-    def transform(normals: np.ndarray, work: np.dtype) -> np.ndarray:
+    def transform(normals: np.ndarray, work: np.dtype, threads: int = 1) -> np.ndarray:
         if complex_values:
-            normals = normals[..., 0] + 1j * normals[..., 1]
-        q = orthonormal_columns(normals)
+            q = orthonormal_columns(normals[..., 0] + 1j * normals[..., 1])
+            q *= gain
+        else:
+            q = householder_q(np.ascontiguousarray(normals), threads, gain)
         if rows < cols:
             q = q.T
-        q *= gain
         out_dtype = np.result_type(work, np.complex64) if complex_values else work
-        result = q.astype(out_dtype, order="C").reshape(moved)
+        result = q.astype(out_dtype, order="C", copy=False).reshape(moved)
         if axis != len(shape) - 1:
             result = np.ascontiguousarray(np.moveaxis(result, -1, axis))
         return result
@@ -87,8 +188,8 @@ def delta_orthogonal(shape: Sequence[int], column_axis: int, scale: float,
     draw_shape, matrix = orthogonal_along(shape[-2:], column_axis, scale, complex_values)
     centre = tuple((k - 1) // 2 for k in shape[:-2])
 
-    def transform(normals: np.ndarray, work: np.dtype) -> np.ndarray:
-        middle = matrix(normals, work)
+    def transform(normals: np.ndarray, work: np.dtype, threads: int = 1) -> np.ndarray:
+        middle = matrix(normals, work, threads)
         tensor = np.zeros(shape, dtype=middle.dtype)
         tensor[centre] = middle
         return tensor

@@ -56,6 +56,9 @@ class Transform:
     ``transform(normals, work_dtype)`` returns the tensor (work dtype, final shape). With
     ``auxiliary`` set, it is called as ``transform(normals, work_dtype, rng)``, ``rng`` being
     ``seeding.auxiliary_generator(seed, auxiliary)`` (e.g. torch sparse's zero positions).
+    BLAS runs on one thread during the transform (its results may depend on its thread
+    count); with ``threaded`` set, the transform also gets ``threads=N``, the worker
+    threads it may use on its own, in a way that never changes the values.
     """
 
     draw_shape: tuple[int, ...]
@@ -64,6 +67,8 @@ class Transform:
     workspace_factor: float = 3.0
     #: Purpose number of an auxiliary generator the transform needs (``seeding.PURPOSE_*``).
     auxiliary: int | None = None
+    #: The transform takes a ``threads`` keyword.
+    threaded: bool = False
 
 
 @dataclass(frozen=True)

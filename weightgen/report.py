@@ -289,13 +289,24 @@ class _Bar(Advance):
             self._bar.stop()
 
 
+#: Seconds of work before a progress bar appears (shorter work shows none).
+PROGRESS_DELAY = 1.0
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
 @contextmanager
-def progress(total: int, description: str, enabled: bool, delay: float = 1.0) -> Iterator[Advance]:
-    """An :class:`Advance` callback; a rich progress bar appears only on a TTY after ``delay`` s."""
-    if not enabled or total <= 0 or not sys.stderr.isatty():
+def progress(total: int, description: str, enabled: bool, delay: float | None = None
+             ) -> Iterator[Advance]:
+    """An :class:`Advance` callback (bytes done); a rich progress bar (bytes, rate, time left)
+    appears on stderr only when it is a terminal, after ``delay`` seconds (default
+    :data:`PROGRESS_DELAY`), and goes away when the work is done."""
+    if not enabled or total <= 0 or not _stderr_is_terminal():
         yield Advance()
         return
-    bar = _Bar(total, description, delay)
+    bar = _Bar(total, description, PROGRESS_DELAY if delay is None else delay)
     try:
         yield bar
     finally:

@@ -1,9 +1,18 @@
 """The one core sampler every initializer goes through.
 
-It cuts the flattened tensor into the blocks of :mod:`weightgen.seeding`, has worker
-threads fill them (numpy releases the GIL inside fills and ufuncs), casts each block once
-to the target dtype, keeps bounds exact in that dtype, and accumulates statistics per
-block, merged in block order. Values and statistics never depend on the thread count.
+It cuts the flattened tensor into the blocks of :mod:`weightgen.seeding` and has worker
+threads fill them (numpy releases the GIL inside fills and ufuncs); each block is cast
+once to the target dtype, kept exactly inside the distribution's bounds in that dtype,
+and summarised (:func:`weightgen.stats.block_moments`) on the worker that made it. The
+calling thread takes finished blocks in order: it merges their statistics and hands the
+block to a *sink* (a format writer), so writing overlaps generation, and a bounded
+window of blocks in flight bounds the memory. Values and statistics never depend on the
+thread count or on whether the tensor is kept in memory or streamed.
+
+Elementwise sources (:class:`~weightgen.plan.Draw`, :class:`~weightgen.plan.Fill`)
+stream: without ``keep`` the tensor never exists in memory as a whole, so it may be
+larger than memory. :class:`~weightgen.plan.Transform` and :class:`~weightgen.plan.Call`
+sources need the whole tensor, and are refused up front when it cannot fit.
 """
 
 from __future__ import annotations
@@ -11,9 +20,10 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,8 +31,14 @@ from weightgen import dtypes, seeding
 from weightgen.distributions import Distribution, Normal
 from weightgen.errors import TooLargeError
 from weightgen.kernels import kernel_for
-from weightgen.plan import Call, Draw, Fill, Plan, Transform
-from weightgen.stats import Moments
+from weightgen.plan import Call, Draw, Fill, Plan, Source, Transform
+from weightgen.stats import Moments, block_moments
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+#: Blocks in flight per worker thread when streaming (generated, or waiting to be written).
+WINDOW_PER_THREAD = 2
 
 
 def default_threads() -> int:
@@ -48,16 +64,33 @@ def available_memory() -> int | None:
         return None
 
 
-def check_fits(shape: Sequence[int], dtype: str, extra_factor: float = 0.0) -> None:
-    """Refuse, with the bytes needed, a tensor that cannot fit in memory."""
+def check_fits(shape: Sequence[int], dtype: str, extra_factor: float = 0.0,
+               hint: str = "choose a smaller shape or dtype.") -> None:
+    """Refuse, with the bytes needed, a tensor that cannot fit in memory.
+
+    ``extra_factor`` is working memory in bytes per element beyond the tensor itself.
+    """
     count = math.prod(shape)
     needed = count * dtypes.itemsize(dtype) + int(count * extra_factor)
     available = available_memory()
     if available is not None and needed > available:
         raise TooLargeError(
             f"shape {tuple(shape)} as {dtype} needs {format_bytes(needed)} of memory, but only "
-            f"{format_bytes(available)} is available; choose a smaller shape or dtype."
+            f"{format_bytes(available)} is available; {hint}"
         )
+
+
+def check_memory(plan: Plan, shape: Sequence[int], dtype: str, keep: bool) -> None:
+    """Refuse up front what :func:`run` could not hold in memory (with ``keep``: the whole
+    tensor; without, only what does not stream)."""
+    source = plan.source
+    if isinstance(source, Transform):
+        check_fits(shape, dtype, source.workspace_factor * dtypes.itemsize(dtype))
+    elif not streams(source) or keep:
+        hint = ("choose a smaller shape or dtype, or write it to a file with -o (elementwise "
+                "initializers stream into files of any size)." if streams(source) else
+                "choose a smaller shape or dtype.")
+        check_fits(shape, dtype, hint=hint)
 
 
 def format_bytes(count: float) -> str:
@@ -68,12 +101,212 @@ def format_bytes(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+def streams(source: Source) -> bool:
+    """Whether a source is generated block by block (so it can be larger than memory)."""
+    return isinstance(source, (Draw, Fill))
+
+
 @dataclass(frozen=True)
 class Sampled:
-    """A generated tensor and the statistics of its values."""
+    """A generated tensor (None when it was streamed and not kept) and its statistics."""
 
-    array: np.ndarray
+    array: np.ndarray | None
     moments: Moments
+
+
+#: ``progress(n)``: ``n`` more bytes of the tensor are done.
+Progress = Callable[[int], None]
+#: ``sink(block)``: the next C-order block of the tensor, in the target dtype.
+Sink = Callable[[np.ndarray], None]
+#: ``fill(index, out)``: generate block ``index`` into ``out``; returns its moments.
+BlockFill = Callable[[int, np.ndarray], Moments]
+
+
+def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | None = None,
+        progress: Progress | None = None, *, sink: Sink | None = None, keep: bool = True) -> Sampled:
+    """Generate the tensor ``plan`` describes.
+
+    ``sink``, if given, receives the tensor's successive C-order blocks on the calling
+    thread, in order, while later blocks are being generated. With ``keep=False`` an
+    elementwise tensor is never held whole (memory: a few blocks per thread) and
+    ``Sampled.array`` is None. ``progress(n)`` is called on the calling thread with the
+    bytes of each finished block.
+    """
+    shape = tuple(shape)
+    threads = threads or default_threads()
+    source = plan.source
+    check_memory(plan, shape, dtype, keep)
+    if not streams(source):
+        array, moments = _whole(source, shape, dtype, seed, threads, progress)
+        if sink is not None:
+            flat = array.reshape(-1)
+            for start in range(0, flat.size, seeding.BLOCK_SIZE):
+                sink(flat[start : start + seeding.BLOCK_SIZE])
+        return Sampled(array if keep else None, moments)
+    size = math.prod(shape)
+    target = dtypes.numpy_dtype(dtype)
+    out = np.empty(size, dtype=target) if keep else None
+    moments = _drive(_block_fill(plan, dtype, seed), size, target, threads, out, sink, progress)
+    return Sampled(None if out is None else out.reshape(shape), moments)
+
+
+def flat_slice(plan: Plan, shape: Sequence[int], dtype: str, seed: int, start: int, stop: int) -> np.ndarray:
+    """Elements ``start:stop`` of the flattened tensor, generating only the blocks that hold
+    them (SPEC §4: any slice can be regenerated alone). Elementwise sources only."""
+    source = plan.source
+    if not streams(source):
+        raise TypeError(f"{type(source).__name__} sources are made whole; slice the whole tensor")
+    size = math.prod(shape)
+    start, stop = max(0, start), min(size, stop)
+    fill = _block_fill(plan, dtype, seed)
+    first = start // seeding.BLOCK_SIZE
+    out = np.empty(max(0, stop - start), dtype=dtypes.numpy_dtype(dtype))
+    for index in range(first, seeding.block_count(size)):
+        lo = index * seeding.BLOCK_SIZE
+        if lo >= stop:
+            break
+        block = np.empty(min(size, lo + seeding.BLOCK_SIZE) - lo, dtype=out.dtype)
+        fill(index, block)
+        begin, end = max(start, lo), min(stop, lo + block.size)
+        out[begin - start : end - start] = block[begin - lo : end - lo]
+    return out
+
+
+def _block_fill(plan: Plan, dtype: str, seed: int) -> BlockFill:
+    source = plan.source
+    if isinstance(source, Draw):
+        return _draw_fill(source.distribution, dtype, seed)
+    assert isinstance(source, Fill)
+    return _index_fill(source.fill)
+
+
+def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.ndarray | None,
+           sink: Sink | None, progress: Progress | None) -> Moments:
+    """Fill every block (on ``threads`` workers) and consume them in order on this thread.
+
+    Blocks go into ``out`` when given, else into a small pool of reused buffers; with a
+    sink or without ``out``, at most ``WINDOW_PER_THREAD * threads`` blocks are in flight
+    (made, or waiting to be consumed), whatever the tensor's size.
+    """
+    count = seeding.block_count(size)
+    total = Moments()
+
+    def span(index: int) -> tuple[int, int]:
+        return index * seeding.BLOCK_SIZE, min(size, (index + 1) * seeding.BLOCK_SIZE)
+
+    def consume(block: np.ndarray, moments: Moments) -> None:
+        nonlocal total
+        total = total.merge(moments)
+        if sink is not None:
+            sink(block)
+        if progress is not None:
+            progress(block.nbytes)
+
+    if count == 1 or (threads == 1 and sink is None):  # nothing to overlap: no threads
+        buffer = None if out is not None else np.empty(min(size, seeding.BLOCK_SIZE), dtype=target)
+        for index in range(count):
+            start, stop = span(index)
+            block = out[start:stop] if out is not None else buffer[: stop - start]
+            consume(block, fill(index, block))
+        return total
+
+    from concurrent.futures import ThreadPoolExecutor  # here: it costs start-up time
+
+    # Buffers bound what streams; blocks of a kept tensor need none (so none wait for one).
+    window = WINDOW_PER_THREAD * threads if out is None or sink is not None else count
+    free: list[np.ndarray] = []
+    pending: deque[tuple[np.ndarray, Future[Moments]]] = deque()
+    pool = ThreadPoolExecutor(max_workers=min(threads, count), thread_name_prefix="weightgen")
+    submitted = 0
+
+    def submit() -> None:
+        nonlocal submitted
+        start, stop = span(submitted)
+        if out is not None:
+            block = out[start:stop]
+        else:
+            buffer = free.pop() if free else np.empty(seeding.BLOCK_SIZE, dtype=target)
+            block = buffer[: stop - start]
+        pending.append((block, pool.submit(fill, submitted, block)))
+        submitted += 1
+
+    try:
+        while submitted < count and len(pending) < window:
+            submit()
+        while pending:
+            block, future = pending.popleft()
+            consume(block, future.result())
+            if out is None:
+                free.append(block.base if block.base is not None else block)
+            if submitted < count:
+                submit()
+    finally:
+        for _, future in pending:
+            future.cancel()
+        # On Ctrl-C or a failed write, wait only for the blocks already running.
+        pool.shutdown(wait=True, cancel_futures=True)
+    return total
+
+
+def _draw_fill(distribution: Distribution, dtype: str, seed: int) -> BlockFill:
+    """Draws from ``distribution`` (real or complex) into blocks of the target dtype."""
+    target = dtypes.numpy_dtype(dtype)
+    shift = _mean_guess(distribution)
+    if dtypes.is_complex(dtype):
+        from weightgen.complex_kernels import kernel_for as complex_kernel_for
+
+        complex_kernel = complex_kernel_for(distribution)
+
+        def complex_block(index: int, out: np.ndarray) -> Moments:
+            parts = out.view(out.real.dtype)
+            complex_kernel(seeding.block_generator(seed, index), parts)
+            return block_moments(parts, shift)
+
+        return complex_block
+
+    kernel = kernel_for(distribution)
+    work = dtypes.work_dtype(dtype)
+    if target == work:
+        def block(index: int, out: np.ndarray) -> Moments:
+            kernel(seeding.block_generator(seed, index), out)
+            return block_moments(out, shift)
+
+        return block
+
+    bounds = _Bounds(distribution, target)
+    scratch = threading.local()
+
+    def cast_block(index: int, out: np.ndarray) -> Moments:
+        buffer = getattr(scratch, "buffer", None)
+        if buffer is None:
+            buffer = scratch.buffer = np.empty(seeding.BLOCK_SIZE, dtype=work)
+        view = buffer[: out.size]
+        kernel(seeding.block_generator(seed, index), view)
+        np.copyto(out, view, casting="unsafe")
+        bounds.apply(out)
+        return block_moments(out, shift)
+
+    return cast_block
+
+
+def _mean_guess(distribution: Distribution) -> float | None:
+    """A cheap guess of a block's mean, to sum its statistics about (see ``block_moments``).
+
+    A truncated normal's exact mean needs quadrature, whose LAPACK call wakes BLAS's
+    threads, which then spin beside the workers: its parent's mean will do.
+    """
+    guess = getattr(distribution, "mean_", None)
+    return guess if guess is not None else distribution.mean
+
+
+def _index_fill(fill: Callable[[int, Any], None]) -> BlockFill:
+    """A deterministic function of the flat index, block by block."""
+
+    def block(index: int, out: np.ndarray) -> Moments:
+        fill(index * seeding.BLOCK_SIZE, out)
+        return block_moments(out)
+
+    return block
 
 
 class _Bounds:
@@ -94,135 +327,38 @@ class _Bounds:
             np.clip(block, self.low, self.high, out=block)
 
 
-Progress = Callable[[int], None]
-
-
-def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | None = None,
-        progress: Progress | None = None) -> Sampled:
-    """Generate the tensor ``plan`` describes, in memory.
-
-    ``progress(n)`` is called (from worker threads) with the bytes of each finished block.
-    """
-    shape = tuple(shape)
-    threads = threads or default_threads()
-    source = plan.source
-    if isinstance(source, Transform):
-        check_fits(shape, dtype, extra_factor=source.workspace_factor * dtypes.itemsize(dtype))
-        return _run_transform(source, shape, dtype, seed, threads, progress)
-    check_fits(shape, dtype)
+def _whole(source: Source, shape: tuple[int, ...], dtype: str, seed: int, threads: int,
+           progress: Progress | None) -> tuple[np.ndarray, Moments]:
+    """Sources that need the whole tensor in memory: a transform of drawn normals, or a call."""
     if isinstance(source, Call):
         array = source.produce(shape, dtype, seeding.auxiliary_generator(seed, source.purpose))
         if progress is not None:
             progress(array.nbytes)
-        return Sampled(array, Moments.of(array))
-    target = dtypes.numpy_dtype(dtype)
-    out = np.empty(math.prod(shape), dtype=target)
-    if isinstance(source, Draw) and dtypes.is_complex(dtype):
-        block_fn = _complex_blocks(source.distribution, out, seed)
-    elif isinstance(source, Draw):
-        block_fn = _draw_blocks(source.distribution, out, dtype, seed)
-    elif isinstance(source, Fill):
-        block_fn = _fill_blocks(source.fill, out)
-    else:  # pragma: no cover - Source is closed
+        return array, Moments.of(array)
+    if not isinstance(source, Transform):  # pragma: no cover - Source is closed
         raise TypeError(f"unknown source {source!r}")
-    moments = _map_blocks(block_fn, out.size, threads, _in_bytes(progress, out.itemsize))
-    return Sampled(out.reshape(shape), moments)
-
-
-def _draw_blocks(distribution: Distribution, out: np.ndarray, dtype: str, seed: int
-                 ) -> Callable[[int, int, int], Moments]:
-    kernel = kernel_for(distribution)
-    work = dtypes.work_dtype(dtype)
-    cast = out.dtype != work
-    bounds = _Bounds(distribution, out.dtype) if cast else None
-    scratch = threading.local()
-
-    def block(index: int, start: int, stop: int) -> Moments:
-        rng = seeding.block_generator(seed, index)
-        target = out[start:stop]
-        if not cast:
-            kernel(rng, target)
-        else:
-            buffer = getattr(scratch, "buffer", None)
-            if buffer is None or buffer.size < stop - start:
-                buffer = scratch.buffer = np.empty(seeding.BLOCK_SIZE, dtype=work)
-            view = buffer[: stop - start]
-            kernel(rng, view)
-            target[...] = view.astype(out.dtype)
-            bounds.apply(target)
-        return Moments.of(target)
-
-    return block
-
-
-def _complex_blocks(distribution: Distribution, out: np.ndarray, seed: int
-                    ) -> Callable[[int, int, int], Moments]:
-    """Complex values: each block's (real, imag) float view filled from the block's generator."""
-    from weightgen.complex_kernels import kernel_for as complex_kernel_for
-
-    kernel = complex_kernel_for(distribution)
-    parts = out.view(out.real.dtype)
-
-    def block(index: int, start: int, stop: int) -> Moments:
-        target = parts[2 * start : 2 * stop]
-        kernel(seeding.block_generator(seed, index), target)
-        return Moments.of(target)
-
-    return block
-
-
-def _fill_blocks(fill: Callable[[int, Any], None], out: np.ndarray) -> Callable[[int, int, int], Moments]:
-    def block(index: int, start: int, stop: int) -> Moments:
-        target = out[start:stop]
-        fill(start, target)
-        return Moments.of(target)
-
-    return block
-
-
-def _in_bytes(progress: Progress | None, itemsize: int) -> Progress | None:
-    return None if progress is None else (lambda count: progress(count * itemsize))
-
-
-def _run_transform(source: Transform, shape: tuple[int, ...], dtype: str, seed: int,
-                   threads: int, progress: Progress | None) -> Sampled:
     work = dtypes.work_dtype(dtype)
     normals = np.empty(math.prod(source.draw_shape), dtype=work)
-    _map_blocks(_draw_blocks(Normal(0.0, 1.0), normals, str(work), seed), normals.size, threads,
-                _in_bytes(progress, dtypes.itemsize(dtype)))
+    itemsize = dtypes.itemsize(dtype)
+    _drive(_draw_fill(Normal(0.0, 1.0), str(work), seed), normals.size, work, threads, normals,
+           None, None if progress is None else (lambda count: progress(count // work.itemsize * itemsize)))
     args: tuple[Any, ...] = (normals.reshape(source.draw_shape), work)
     if source.auxiliary is not None:
         args += (seeding.auxiliary_generator(seed, source.auxiliary),)
-    result = np.asarray(source.transform(*args))
-    target = dtypes.numpy_dtype(dtype)
-    array = result.astype(target, copy=False).reshape(shape)
-    return Sampled(array, Moments.of(array))
+    options = {"threads": threads} if source.threaded else {}
+    with _single_threaded_blas():
+        result = np.asarray(source.transform(*args, **options))
+    array = result.astype(dtypes.numpy_dtype(dtype), copy=False).reshape(shape)
+    return array, Moments.of(array)
 
 
-def _map_blocks(block: Callable[[int, int, int], Moments], size: int, threads: int,
-                progress: Progress | None = None) -> Moments:
-    """Run ``block`` over every block (in parallel) and merge the moments in block order."""
-    spans = [(i, i * seeding.BLOCK_SIZE, min(size, (i + 1) * seeding.BLOCK_SIZE))
-             for i in range(seeding.block_count(size))]
+def _single_threaded_blas() -> Any:
+    """Hold BLAS to one thread while a transform runs.
 
-    def one(span: tuple[int, int, int]) -> Moments:
-        moments = block(*span)
-        if progress is not None:
-            progress(span[2] - span[1])
-        return moments
+    Multi-threaded BLAS and LAPACK do not promise the same bits for every thread count;
+    a threaded transform parallelises over fixed pieces itself (``Transform.threaded``).
+    """
+    import scipy.linalg.lapack  # noqa: F401 - load scipy's BLAS too: only loaded ones are limited
+    from threadpoolctl import threadpool_limits
 
-    if threads == 1 or len(spans) == 1:
-        results = [one(span) for span in spans]
-    else:
-        from concurrent.futures import ThreadPoolExecutor  # here: it costs start-up time
-
-        pool = ThreadPoolExecutor(max_workers=min(threads, len(spans)), thread_name_prefix="weightgen")
-        try:
-            results = list(pool.map(one, spans))
-        finally:
-            # On Ctrl-C do not wait for queued blocks.
-            pool.shutdown(wait=True, cancel_futures=True)
-    total = Moments()
-    for moments in results:
-        total = total.merge(moments)
-    return total
+    return threadpool_limits(limits=1, user_api="blas")

@@ -170,7 +170,7 @@ def _orthogonal(request: PlanInput) -> Plan:
     draw_shape, transform = orthogonal_along(request.shape, column_axis, scale, complex_values)
     # A complex unit n-vector is a real unit 2n-vector: each part is a sphere coordinate.
     expected = SphereCoordinate(max(rows, cols) * (2 if complex_values else 1), scale)
-    return Plan(Transform(draw_shape, transform), expected,
+    return Plan(Transform(draw_shape, transform, threaded=True), expected,
                 {"scale": scale, "rows": rows, "cols": cols})
 
 
@@ -190,7 +190,7 @@ def _delta_orthogonal(request: PlanInput) -> Plan:
     draw_shape, transform = delta_orthogonal(request.shape, column_axis, scale, complex_values)
     kernel = math.prod(request.shape[:-2])
     inner = SphereCoordinate(fan_out * (2 if complex_values else 1), scale)
-    return Plan(Transform(draw_shape, transform), WithZeros(1.0 - 1.0 / kernel, inner),
+    return Plan(Transform(draw_shape, transform, threaded=True), WithZeros(1.0 - 1.0 / kernel, inner),
                 {"scale": scale})
 
 

@@ -148,7 +148,7 @@ def _orthogonal(request: PlanInput) -> Plan:
     require_rank(request, 2)
     gain = request.params["gain"]
     draw_shape, transform = orthogonal_last_axis(request.shape, gain)
-    return Plan(Transform(draw_shape, transform), SphereCoordinate(draw_shape[0], gain),
+    return Plan(Transform(draw_shape, transform, threaded=True), SphereCoordinate(draw_shape[0], gain),
                 {"gain": gain, "rows": math.prod(request.shape[:-1]), "cols": request.shape[-1]})
 
 

@@ -243,7 +243,7 @@ def _orthogonal(request: PlanInput) -> Plan:
     gain = _gain(request.params)
     rows, cols = request.shape[0], math.prod(request.shape[1:])
     draw_shape, transform = orthogonal_along(request.shape, 0, gain)
-    return Plan(Transform(draw_shape, transform), SphereCoordinate(max(rows, cols), gain),
+    return Plan(Transform(draw_shape, transform, threaded=True), SphereCoordinate(max(rows, cols), gain),
                 {"gain": gain, "rows": rows, "cols": cols})
 
 

@@ -14,14 +14,14 @@ from contextlib import ExitStack, contextmanager
 from types import ModuleType
 from typing import Any
 
-from weightgen.errors import InputError, OutputError, UsageError, WeightgenError
+from weightgen.errors import InputError, OutputError, TooLargeError, UsageError, WeightgenError
 from weightgen.formats.base import (EXTENSIONS, FORMATS, SNIFF_BYTES, STDOUT, Entry, FileWriter, PrefixedStream,
                                     Reader, Source, StoredEntry, Writer, duplicate_error, format_for,
                                     hdf5_signature, read_up_to, refuse_existing, sniff)
 
 __all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "COMPRESSIONS", "Entry", "Writer", "Reader", "StoredEntry",
            "format_for", "open_writer", "open_session", "open_reader", "check_writable", "check_entry",
-           "check_entries", "check_names", "read_entries", "read_provenance"]
+           "check_entries", "check_names", "check_room", "read_entries", "read_provenance"]
 
 #: Every ``--compression`` value some format takes.
 COMPRESSIONS = ("gzip", "lzf")
@@ -121,6 +121,34 @@ def check_entries(format_name: str, target: str, entries: Sequence[Entry], force
         for entry, key in zip(entries, keys):
             if key in present:
                 raise duplicate_error(target, entry.name)
+
+
+def check_room(format_name: str, target: str, nbytes: int) -> None:
+    """Refuse up front a file whose folder lacks the free space it needs (SPEC §2).
+
+    The new file needs the tensor's bytes, plus a copy of the old file for a container
+    that grows (it is rebuilt in a temporary file beside it).
+    """
+    if target == STDOUT:
+        return
+    path = os.path.abspath(target)
+    needed = nbytes
+    if format_module(format_name).WRITER.merges:
+        try:
+            needed += os.path.getsize(path)
+        except OSError:
+            pass
+    try:
+        stat = os.statvfs(os.path.dirname(path))
+    except (OSError, AttributeError):
+        return  # the writer reports a missing folder in its own words
+    free = stat.f_bavail * stat.f_frsize
+    if needed > free:
+        from weightgen.sampler import format_bytes
+
+        raise TooLargeError(f"writing {target} needs {format_bytes(needed)} of free space in "
+                            f"{os.path.dirname(path)}, but only {format_bytes(free)} is free; free some "
+                            "space or write elsewhere.")
 
 
 def _read(module: ModuleType, path: str) -> dict[str, Any]:

@@ -229,6 +229,8 @@ class FileWriter(Writer):
             self.abort()
             raise ValueError("write() before start(): no entry to write to")
         self._guard(self._put, block)
+        if self._atomic is not None:
+            self._atomic.wrote(getattr(block, "nbytes", 0))
 
     def commit(self) -> None:
         if self._finished:

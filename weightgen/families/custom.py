@@ -15,7 +15,6 @@ error (exit 1). Either way the message is one line and nothing is written.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import os
@@ -59,6 +58,8 @@ def _load_file(target: str, path: str) -> Any:
     full = os.path.abspath(os.path.expanduser(path))
     if not os.path.isfile(full):
         raise _bad_target(target, f"there is no file {path!r}")
+    import hashlib  # here: loading OpenSSL costs every command start-up time
+
     name = "weightgen_custom_" + hashlib.sha256(full.encode()).hexdigest()[:16]
     if name in sys.modules:
         return sys.modules[name]

@@ -65,6 +65,19 @@ def test_json_with_a_failure_still_exits_1(glorot):
     assert run.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("expect, code", [("glorot_uniform", 0), ("he_normal", 1)])
+def test_quiet_gives_only_the_exit_code_and_errors(glorot, tmp_path, expect, code):
+    run = run_cli("inspect", glorot, "--expect", expect, "-q")
+    assert run.exit_code == code, run
+    assert run.stdout == b""
+    if code == 0:
+        assert run.stderr == ""
+    else:  # the one closing line, without the report above it
+        assert run.stderr.startswith("Error: 1 of 1 entries failed the check") and run.stderr.count("\n") == 1
+    missing = run_cli("inspect", str(tmp_path / "gone.npy"), "--quiet")
+    assert missing.exit_code == 1 and missing.stderr.startswith("Error: ") and missing.stderr.count("\n") == 1
+
+
 def test_expect_params_follow_as_options(tmp_path):
     path = str(tmp_path / "vs.npy")
     weightgen.generate("variance_scaling", (256, 64), seed=2, output=path, scale=2.0, mode="fan_out",

@@ -354,8 +354,11 @@ def _option_value(args: list[str], option: str) -> str | None:
 @click.option("--alpha", type=click.FLOAT, default=1e-4, show_default=True,
               help="A Kolmogorov-Smirnov p-value below this fails the check.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per entry on stdout.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No report: only errors, and the exit code (1 when a check fails).")
 def inspect_command(files: tuple[str, ...], names: tuple[str, ...], expect: str | None, layout: str | None,
-                    fan_in: float | None, fan_out: float | None, alpha: float, as_json: bool) -> None:
+                    fan_in: float | None, fan_out: float | None, alpha: float, as_json: bool,
+                    quiet: bool) -> None:
     """The true statistics of every entry of weight files, and a verdict against an initializer.
 
     \b
@@ -375,20 +378,21 @@ def inspect_command(files: tuple[str, ...], names: tuple[str, ...], expect: str 
     total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.isfile(f))
     reports: list[Any] = []
     unreadable = 0
-    with report.progress(total, "inspect", enabled=True) as advance:
+    with report.progress(total, "inspect", enabled=not quiet) as advance:
         for path in files:
             try:
                 shown = len(reports)
                 for entry in inspection.iter_inspect(path, name=names, expectation=expectation, alpha=alpha,
                                                      progress=advance):
-                    inspect_report.show(entry, as_json=as_json)
+                    if not quiet:
+                        inspect_report.show(entry, as_json=as_json)
                     reports.append(entry)
-                if len(reports) == shown and not as_json:
+                if len(reports) == shown and not (as_json or quiet):
                     inspect_report.show_empty(path)
             except InputError as error:
                 report.error(str(error))
                 unreadable += 1
-    if not as_json:
+    if not (as_json or quiet):
         inspect_report.show_totals(reports)
     failure = inspect_report.failure_message(reports)
     if failure is not None:

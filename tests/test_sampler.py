@@ -167,6 +167,40 @@ def test_a_streamed_tensor_is_the_in_memory_tensor(name, dtype, params, threads)
     assert streamed.moments == whole.moments
 
 
+LAZY = STREAMED + [("orthogonal", "float32", {}), ("jax.orthogonal", "complex64", {})]
+
+
+@pytest.mark.parametrize("name,dtype,params", LAZY, ids=[f"{n}-{d}" for n, d, _ in LAZY])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_statistics_made_later_are_the_statistics_made_on_the_way(name, dtype, params, threads):
+    """summarise() of the array run() made gives exactly the moments run() merges itself."""
+    from weightgen.sampler import run, summarise
+
+    shape = (300, 200) if "orthogonal" in name else (1500, 700) if name == "identity" else BIG
+    plan = plan_of(name, shape, dtype, **params)
+    eager = run(plan, shape, dtype, 7, threads=2)
+    bare = run(plan, shape, dtype, 7, threads=threads, statistics=False)
+    assert bare.moments is None and bare.array.tobytes() == eager.array.tobytes()
+    assert summarise(plan, bare.array, threads) == eager.moments
+    assert eager.moments.count == bare.array.size * (2 if bare.array.dtype.kind == "c" else 1)
+
+
+def test_a_tensor_returned_in_memory_is_summarised_only_when_asked(tmp_path):
+    kept = weightgen.generate("he_normal", BIG, seed=4)
+    assert kept.known_moments is None  # nothing summarised yet
+    written = weightgen.generate("he_normal", BIG, seed=4, output=str(tmp_path / "w.npy"), keep_array=True)
+    assert written.known_moments is not None  # summarised on the way to the file
+    assert kept.summary()["std"] == written.summary()["std"] and kept.moments == written.moments
+    assert kept.known_moments is kept.moments  # made once
+
+
+def test_statistics_cannot_be_skipped_for_a_tensor_that_is_not_kept():
+    from weightgen.sampler import run
+
+    with pytest.raises(ValueError, match="keep=True"):
+        run(plan_of("zeros", (10,)), (10,), "float32", 7, keep=False, statistics=False)
+
+
 def test_kept_and_streamed_at_once():
     from weightgen.sampler import run
 

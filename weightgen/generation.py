@@ -53,11 +53,29 @@ class Result:
     spec: InitializerSpec
     plan: Plan
     array: Any
-    moments: Any
     seconds: float
     output: str | None = None
     format: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The statistics, when they were made with the tensor (else :attr:`moments` makes them).
+    known_moments: Any = field(default=None, repr=False)
+    #: Threads for summarising the array on first use of :attr:`moments`.
+    threads: int | None = field(default=None, repr=False)
+
+    @property
+    def moments(self) -> Any:
+        """The tensor's :class:`~weightgen.stats.Moments`.
+
+        A tensor that is written (or not kept) is summarised block by block while it is
+        made; one made only to be returned in memory is summarised here, on first use, from
+        the same blocks in the same way (so the same numbers): a caller who wants just the
+        array, as from numpy, pays for no statistics.
+        """
+        if self.known_moments is None:
+            from weightgen import sampler
+
+            self.known_moments = sampler.summarise(self.plan, self.array, self.threads)
+        return self.known_moments
 
     @property
     def fans(self) -> Fans | None:
@@ -304,14 +322,16 @@ def sample(request: Request, spec: InitializerSpec, plan: Plan, *, threads: int 
     started = time.perf_counter()
     with plugin_failures(spec):
         if request.rng == streams.DEFAULT:
+            # Kept and not written: the statistics wait until someone asks (Result.moments).
             sampled = sampler.run(plan, request.shape, request.dtype, request.seed, threads, progress,
-                                  sink=sink, keep=keep)
+                                  sink=sink, keep=keep, statistics=not keep or sink is not None)
         else:
             sampled = streams.run(request, spec, plan, progress)
             if sink is not None:
                 write_array(sink, sampled.array)
     array = sampled.array if keep else None
-    return Result(request, spec, plan, array, sampled.moments, time.perf_counter() - started)
+    return Result(request, spec, plan, array, time.perf_counter() - started,
+                  known_moments=sampled.moments, threads=threads)
 
 
 def entry_for(request: Request, spec: InitializerSpec, plan: Plan, compression: str | None = None,

@@ -6,8 +6,9 @@ once to the target dtype, kept exactly inside the distribution's bounds in that 
 and summarised (:func:`weightgen.stats.block_moments`) on the worker that made it. The
 calling thread takes finished blocks in order: it merges their statistics and hands the
 block to a *sink* (a format writer), so writing overlaps generation, and a bounded
-window of blocks in flight bounds the memory. Values and statistics never depend on the
-thread count or on whether the tensor is kept in memory or streamed.
+window of blocks in flight bounds the memory. A tensor only kept in memory may skip the
+statistics and have :func:`summarise` make the same ones later. Values and statistics
+never depend on the thread count or on whether the tensor is kept in memory or streamed.
 
 Elementwise sources (:class:`~weightgen.plan.Draw`, :class:`~weightgen.plan.Fill`)
 stream: without ``keep`` the tensor never exists in memory as a whole, so it may be
@@ -108,46 +109,72 @@ def streams(source: Source) -> bool:
 
 @dataclass(frozen=True)
 class Sampled:
-    """A generated tensor (None when it was streamed and not kept) and its statistics."""
+    """A generated tensor (None when it was streamed and not kept) and its statistics
+    (None when they were not asked for)."""
 
     array: np.ndarray | None
-    moments: Moments
+    moments: Moments | None
 
 
 #: ``progress(n)``: ``n`` more bytes of the tensor are done.
 Progress = Callable[[int], None]
 #: ``sink(block)``: the next C-order block of the tensor, in the target dtype.
 Sink = Callable[[np.ndarray], None]
-#: ``fill(index, out)``: generate block ``index`` into ``out``; returns its moments.
-BlockFill = Callable[[int, np.ndarray], Moments]
+#: ``fill(index, out)``: generate block ``index`` into ``out``.
+BlockFill = Callable[[int, np.ndarray], None]
+#: ``summarise(block)``: the statistics of one finished block.
+BlockStatistics = Callable[[np.ndarray], Moments]
 
 
 def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | None = None,
-        progress: Progress | None = None, *, sink: Sink | None = None, keep: bool = True) -> Sampled:
+        progress: Progress | None = None, *, sink: Sink | None = None, keep: bool = True,
+        statistics: bool = True) -> Sampled:
     """Generate the tensor ``plan`` describes.
 
     ``sink``, if given, receives the tensor's successive C-order blocks on the calling
     thread, in order, while later blocks are being generated. With ``keep=False`` an
     elementwise tensor is never held whole (memory: a few blocks per thread) and
     ``Sampled.array`` is None. ``progress(n)`` is called on the calling thread with the
-    bytes of each finished block.
+    bytes of each finished block. With ``statistics=False`` (only with ``keep``) nothing
+    is summarised and ``Sampled.moments`` is None: :func:`summarise` gives the same
+    statistics later, from the array.
     """
+    if not (statistics or keep):
+        raise ValueError("statistics=False needs keep=True: the array is what summarise() reads")
     shape = tuple(shape)
     threads = threads or default_threads()
     source = plan.source
     check_memory(plan, shape, dtype, keep)
     if not streams(source):
-        array, moments = _whole(source, shape, dtype, seed, threads, progress)
+        array = _whole(source, shape, dtype, seed, threads, progress)
         if sink is not None:
             flat = array.reshape(-1)
             for start in range(0, flat.size, seeding.BLOCK_SIZE):
                 sink(flat[start : start + seeding.BLOCK_SIZE])
-        return Sampled(array if keep else None, moments)
+        return Sampled(array if keep else None, Moments.of(array) if statistics else None)
     size = math.prod(shape)
     target = dtypes.numpy_dtype(dtype)
     out = np.empty(size, dtype=target) if keep else None
-    moments = _drive(_block_fill(plan, dtype, seed), size, target, threads, out, sink, progress)
+    moments = _drive(_block_fill(plan, dtype, seed), size, target, threads, out, sink, progress,
+                     _block_statistics(plan) if statistics else None)
     return Sampled(None if out is None else out.reshape(shape), moments)
+
+
+def summarise(plan: Plan, array: np.ndarray, threads: int | None = None) -> Moments:
+    """The statistics :func:`run` would have given for ``array``, the tensor it made for
+    ``plan``: the same blocks, summarised the same way (on ``threads`` workers), so the
+    same numbers."""
+    if not streams(plan.source):
+        return Moments.of(array)
+    flat = array.reshape(-1)
+    moments = _drive(_filled, flat.size, flat.dtype, threads or default_threads(), flat, None, None,
+                     _block_statistics(plan))
+    assert moments is not None
+    return moments
+
+
+def _filled(index: int, out: np.ndarray) -> None:
+    """The fill of a block that already holds its values."""
 
 
 def flat_slice(plan: Plan, shape: Sequence[int], dtype: str, seed: int, start: int, stop: int) -> np.ndarray:
@@ -180,9 +207,20 @@ def _block_fill(plan: Plan, dtype: str, seed: int) -> BlockFill:
     return _index_fill(source.fill)
 
 
+def _block_statistics(plan: Plan) -> BlockStatistics:
+    """How a block of an elementwise source is summarised: about the distribution's mean
+    (a cheap guess; see ``block_moments``) for draws, about zero for fills."""
+    source = plan.source
+    shift = _mean_guess(source.distribution) if isinstance(source, Draw) else None
+    return lambda block: block_moments(block, shift)
+
+
 def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.ndarray | None,
-           sink: Sink | None, progress: Progress | None) -> Moments:
-    """Fill every block (on ``threads`` workers) and consume them in order on this thread.
+           sink: Sink | None, progress: Progress | None,
+           statistics: BlockStatistics | None = None) -> Moments | None:
+    """Fill every block (on ``threads`` workers, which also summarise it with
+    ``statistics``) and consume them in order on this thread; the merged statistics, or
+    None without ``statistics``.
 
     Blocks go into ``out`` when given, else into a small pool of reused buffers; with a
     sink or without ``out``, at most ``WINDOW_PER_THREAD * threads`` blocks are in flight
@@ -194,9 +232,14 @@ def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.n
     def span(index: int) -> tuple[int, int]:
         return index * seeding.BLOCK_SIZE, min(size, (index + 1) * seeding.BLOCK_SIZE)
 
-    def consume(block: np.ndarray, moments: Moments) -> None:
+    def make(index: int, block: np.ndarray) -> Moments | None:
+        fill(index, block)
+        return None if statistics is None else statistics(block)
+
+    def consume(block: np.ndarray, moments: Moments | None) -> None:
         nonlocal total
-        total = total.merge(moments)
+        if moments is not None:
+            total = total.merge(moments)
         if sink is not None:
             sink(block)
         if progress is not None:
@@ -207,15 +250,15 @@ def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.n
         for index in range(count):
             start, stop = span(index)
             block = out[start:stop] if out is not None else buffer[: stop - start]
-            consume(block, fill(index, block))
-        return total
+            consume(block, make(index, block))
+        return total if statistics is not None else None
 
     from concurrent.futures import ThreadPoolExecutor  # here: it costs start-up time
 
     # Buffers bound what streams; blocks of a kept tensor need none (so none wait for one).
     window = WINDOW_PER_THREAD * threads if out is None or sink is not None else count
     free: list[np.ndarray] = []
-    pending: deque[tuple[np.ndarray, Future[Moments]]] = deque()
+    pending: deque[tuple[np.ndarray, Future[Moments | None]]] = deque()
     pool = ThreadPoolExecutor(max_workers=min(threads, count), thread_name_prefix="weightgen")
     submitted = 0
 
@@ -227,7 +270,7 @@ def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.n
         else:
             buffer = free.pop() if free else np.empty(seeding.BLOCK_SIZE, dtype=target)
             block = buffer[: stop - start]
-        pending.append((block, pool.submit(fill, submitted, block)))
+        pending.append((block, pool.submit(make, submitted, block)))
         submitted += 1
 
     try:
@@ -245,38 +288,34 @@ def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.n
             future.cancel()
         # On Ctrl-C or a failed write, wait only for the blocks already running.
         pool.shutdown(wait=True, cancel_futures=True)
-    return total
+    return total if statistics is not None else None
 
 
 def _draw_fill(distribution: Distribution, dtype: str, seed: int) -> BlockFill:
     """Draws from ``distribution`` (real or complex) into blocks of the target dtype."""
     target = dtypes.numpy_dtype(dtype)
-    shift = _mean_guess(distribution)
     if dtypes.is_complex(dtype):
         from weightgen.complex_kernels import kernel_for as complex_kernel_for
 
         complex_kernel = complex_kernel_for(distribution)
 
-        def complex_block(index: int, out: np.ndarray) -> Moments:
-            parts = out.view(out.real.dtype)
-            complex_kernel(seeding.block_generator(seed, index), parts)
-            return block_moments(parts, shift)
+        def complex_block(index: int, out: np.ndarray) -> None:
+            complex_kernel(seeding.block_generator(seed, index), out.view(out.real.dtype))
 
         return complex_block
 
     kernel = kernel_for(distribution)
     work = dtypes.work_dtype(dtype)
     if target == work:
-        def block(index: int, out: np.ndarray) -> Moments:
+        def block(index: int, out: np.ndarray) -> None:
             kernel(seeding.block_generator(seed, index), out)
-            return block_moments(out, shift)
 
         return block
 
     bounds = _Bounds(distribution, target)
     scratch = threading.local()
 
-    def cast_block(index: int, out: np.ndarray) -> Moments:
+    def cast_block(index: int, out: np.ndarray) -> None:
         buffer = getattr(scratch, "buffer", None)
         if buffer is None:
             buffer = scratch.buffer = np.empty(seeding.BLOCK_SIZE, dtype=work)
@@ -284,7 +323,6 @@ def _draw_fill(distribution: Distribution, dtype: str, seed: int) -> BlockFill:
         kernel(seeding.block_generator(seed, index), view)
         np.copyto(out, view, casting="unsafe")
         bounds.apply(out)
-        return block_moments(out, shift)
 
     return cast_block
 
@@ -302,9 +340,8 @@ def _mean_guess(distribution: Distribution) -> float | None:
 def _index_fill(fill: Callable[[int, Any], None]) -> BlockFill:
     """A deterministic function of the flat index, block by block."""
 
-    def block(index: int, out: np.ndarray) -> Moments:
+    def block(index: int, out: np.ndarray) -> None:
         fill(index * seeding.BLOCK_SIZE, out)
-        return block_moments(out)
 
     return block
 
@@ -328,13 +365,13 @@ class _Bounds:
 
 
 def _whole(source: Source, shape: tuple[int, ...], dtype: str, seed: int, threads: int,
-           progress: Progress | None) -> tuple[np.ndarray, Moments]:
+           progress: Progress | None) -> np.ndarray:
     """Sources that need the whole tensor in memory: a transform of drawn normals, or a call."""
     if isinstance(source, Call):
         array = source.produce(shape, dtype, seeding.auxiliary_generator(seed, source.purpose))
         if progress is not None:
             progress(array.nbytes)
-        return array, Moments.of(array)
+        return array
     if not isinstance(source, Transform):  # pragma: no cover - Source is closed
         raise TypeError(f"unknown source {source!r}")
     work = dtypes.work_dtype(dtype)
@@ -348,8 +385,7 @@ def _whole(source: Source, shape: tuple[int, ...], dtype: str, seed: int, thread
     options = {"threads": threads} if source.threaded else {}
     with _single_threaded_blas():
         result = np.asarray(source.transform(*args, **options))
-    array = result.astype(dtypes.numpy_dtype(dtype), copy=False).reshape(shape)
-    return array, Moments.of(array)
+    return result.astype(dtypes.numpy_dtype(dtype), copy=False).reshape(shape)
 
 
 def _single_threaded_blas() -> Any:

@@ -71,6 +71,20 @@ def test_a_new_file_gets_umask_permissions_and_a_replaced_one_keeps_its_own(tmp_
         os.umask(old_mask)
 
 
+def test_a_large_file_is_handed_to_the_disk_while_it_is_written(tmp_path, monkeypatch):
+    """Every WRITEBACK_BYTES written, writeback starts (so the final fsync has little to wait for)."""
+    import numpy as np
+
+    import weightgen
+
+    calls = []
+    monkeypatch.setattr(atomic, "start_writeback", lambda fd: calls.append(fd))
+    shape = (4 * atomic.WRITEBACK_BYTES // 4 // 1024 + 3, 1024)  # a little over 4 windows of float32
+    weightgen.generate("glorot_uniform", shape, seed=1, output=str(tmp_path / "w.npy"))
+    assert len(calls) == 4
+    assert np.load(tmp_path / "w.npy").shape == shape
+
+
 def test_a_missing_folder_is_one_output_error(tmp_path):
     with pytest.raises(OutputError, match="cannot write .*No such file or directory"):
         AtomicFile(str(tmp_path / "missing" / "w.bin"), replace=True)

@@ -31,8 +31,10 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 _PROC_FD = "/proc/self/fd"
-#: Bytes written between two requests to start writing the file back to disk.
-WRITEBACK_BYTES = 32 << 20
+#: Bytes written between two requests to start writing the file back to disk (small, so
+#: the fsync before the rename finds little left to wait for: 4 MiB made a 256 MiB .npy
+#: ~15% faster to write than 32 MiB; 2-8 MiB were alike).
+WRITEBACK_BYTES = 4 << 20
 #: errno values meaning "this filesystem or kernel has no O_TMPFILE".
 _NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOSYS}
 

@@ -78,10 +78,10 @@ def test_a_large_file_is_handed_to_the_disk_while_it_is_written(tmp_path, monkey
     import weightgen
 
     calls = []
-    monkeypatch.setattr(atomic, "start_writeback", lambda fd: calls.append(fd))
+    monkeypatch.setattr(atomic, "start_writeback", lambda fd, offset: calls.append(offset))
     shape = (4 * atomic.WRITEBACK_BYTES // 4 // 1024 + 3, 1024)  # a little over 4 windows of float32
     weightgen.generate("glorot_uniform", shape, seed=1, output=str(tmp_path / "w.npy"))
-    assert len(calls) == 4
+    assert calls == [k * atomic.WRITEBACK_BYTES for k in range(4)]  # each from where the last one ended
     assert np.load(tmp_path / "w.npy").shape == shape
 
 

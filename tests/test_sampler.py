@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -212,15 +215,37 @@ def test_kept_and_streamed_at_once():
 
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_streaming_holds_a_bounded_window_of_blocks(threads):
-    """Memory is a few blocks per thread whatever the size: the sink only ever sees
-    WINDOW_PER_THREAD * threads distinct buffers."""
+    """Memory is a few blocks per worker whatever the size: the sink only ever sees
+    WINDOW_PER_THREAD * workers distinct buffers."""
     from weightgen.sampler import WINDOW_PER_THREAD, run
 
     shape = (40 * seeding.BLOCK_SIZE,)
     buffers = set()
     run(plan_of("he_normal", shape), shape, "float32", 7, threads=threads,
         sink=lambda block: buffers.add(block.__array_interface__["data"][0]), keep=False)
-    assert 1 <= len(buffers) <= WINDOW_PER_THREAD * threads
+    assert 1 <= len(buffers) <= WINDOW_PER_THREAD * max(1, threads - 1)
+
+
+@pytest.mark.parametrize("threads, workers", [(4, 3), (3, 2), (2, 1), (1, 1)])
+def test_the_thread_that_writes_counts_as_one_of_the_threads(threads, workers):
+    """--threads bounds the busy threads: while the calling thread writes, one worker fewer
+    (at least one) generates."""
+    from weightgen.sampler import run
+
+    shape = (24 * seeding.BLOCK_SIZE,)
+    generating = set()
+    real = seeding.block_generator
+
+    def spy(seed, index):
+        generating.add(threading.get_ident())
+        return real(seed, index)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(seeding, "block_generator", spy)
+        run(plan_of("he_uniform", shape), shape, "float32", 7, threads=threads,
+            sink=lambda block: time.sleep(0.002), keep=False)  # a slow writer: every worker gets work
+    assert threading.get_ident() not in generating
+    assert 1 <= len(generating) <= workers
 
 
 def test_a_failing_sink_stops_the_generation():

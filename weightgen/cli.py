@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 FORMAT_NAMES = ("npy", "npz", "hdf5", "safetensors")
 COMPRESSIONS = ("gzip", "lzf")
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+#: --threads of generate and batch: the calling thread writes while the others generate.
+THREADS_HELP = ("Threads in all, one of them writing while a tensor streams out "
+                "[default: the CPUs this process may use]; never changes the values.")
 
 
 class ParamType(click.ParamType):
@@ -116,7 +119,7 @@ def output_options(spec: InitializerSpec) -> list[click.Option]:
         ]
     options += [
         click.Option(["--threads"], type=click.IntRange(min=1), default=None,
-                     help="Worker threads [default: the CPUs this process may use]; never changes the values."),
+                     help=THREADS_HELP),
         click.Option(["--json", "as_json"], is_flag=True,
                      help="Print the summary as one JSON line (on stderr when stdout carries data)."),
         click.Option(["-q", "--quiet"], is_flag=True, help="Print no summary."),
@@ -237,7 +240,7 @@ def list_command(as_json: bool, family: str | None) -> None:
               help="Master seed (overrides the spec's); each tensor's seed derives from it and the tensor's name.")
 @click.option("--force", is_flag=True, help="Replace existing entries (or .npy files) of the same names.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Worker threads [default: the CPUs this process may use]; never changes the values.")
+              help=THREADS_HELP)
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON line per tensor (on stderr when stdout carries data).")
 @click.option("-q", "--quiet", is_flag=True, help="Print no summary.")

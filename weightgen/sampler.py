@@ -132,7 +132,8 @@ def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | 
     """Generate the tensor ``plan`` describes.
 
     ``sink``, if given, receives the tensor's successive C-order blocks on the calling
-    thread, in order, while later blocks are being generated. With ``keep=False`` an
+    thread, in order, while later blocks are being generated; that thread counts as one of
+    ``threads``, so ``threads - 1`` workers (at least one) generate. With ``keep=False`` an
     elementwise tensor is never held whole (memory: a few blocks per thread) and
     ``Sampled.array`` is None. ``progress(n)`` is called on the calling thread with the
     bytes of each finished block. With ``statistics=False`` (only with ``keep``) nothing
@@ -155,7 +156,8 @@ def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | 
     size = math.prod(shape)
     target = dtypes.numpy_dtype(dtype)
     out = np.empty(size, dtype=target) if keep else None
-    moments = _drive(_block_fill(plan, dtype, seed), size, target, threads, out, sink, progress,
+    workers = threads if sink is None else max(1, threads - 1)  # the calling thread writes
+    moments = _drive(_block_fill(plan, dtype, seed), size, target, workers, out, sink, progress,
                      _block_statistics(plan) if statistics else None)
     return Sampled(None if out is None else out.reshape(shape), moments)
 

@@ -328,7 +328,7 @@ def sample(request: Request, spec: InitializerSpec, plan: Plan, *, threads: int 
         else:
             sampled = streams.run(request, spec, plan, progress)
             if sink is not None:
-                write_array(sink, sampled.array)
+                sampler.hand_over(sink, sampled.array)
     array = sampled.array if keep else None
     return Result(request, spec, plan, array, time.perf_counter() - started,
                   known_moments=sampled.moments, threads=threads)
@@ -342,13 +342,6 @@ def entry_for(request: Request, spec: InitializerSpec, plan: Plan, compression: 
 
     metadata = {**provenance(request, spec, plan), **extra}
     return formats.Entry(request.name, request.shape, request.dtype, metadata, compression)
-
-
-def write_array(write: Callable[[Any], None], array: Any) -> None:
-    """Hand ``array`` to ``write`` (a writer's started entry), block by block, in C order."""
-    flat = array.reshape(-1)
-    for start in range(0, flat.size, seeding.BLOCK_SIZE):
-        write(flat[start:start + seeding.BLOCK_SIZE])
 
 
 def describe_request(request: Request) -> str:

@@ -149,9 +149,7 @@ def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | 
     if not streams(source):
         array = _whole(source, shape, dtype, seed, threads, progress)
         if sink is not None:
-            flat = array.reshape(-1)
-            for start in range(0, flat.size, seeding.BLOCK_SIZE):
-                sink(flat[start : start + seeding.BLOCK_SIZE])
+            hand_over(sink, array)
         return Sampled(array if keep else None, Moments.of(array) if statistics else None)
     size = math.prod(shape)
     target = dtypes.numpy_dtype(dtype)
@@ -160,6 +158,13 @@ def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | 
     moments = _drive(_block_fill(plan, dtype, seed), size, target, workers, out, sink, progress,
                      _block_statistics(plan) if statistics else None)
     return Sampled(None if out is None else out.reshape(shape), moments)
+
+
+def hand_over(sink: Sink, array: np.ndarray) -> None:
+    """Give a finished tensor to ``sink`` as :func:`run` streams one: C-order blocks."""
+    flat = array.reshape(-1)
+    for start in range(0, flat.size, seeding.BLOCK_SIZE):
+        sink(flat[start : start + seeding.BLOCK_SIZE])
 
 
 def summarise(plan: Plan, array: np.ndarray, threads: int | None = None) -> Moments:

@@ -27,11 +27,19 @@ class Peer:
     label: str
     setup: str
     call: str
+    #: The whole program also flushes the file to disk (``fsync``), as the command does.
+    durable: bool = False
 
     def script(self, output: str) -> str:
         """The peer's whole program: make ``w`` and save it as ``.npy`` (what the command does)."""
         to_numpy = {"numpy": "w", "torch": "w.numpy()", "jax": "np.asarray(w)"}[self.library]
-        return f"{self.setup}\n{self.call}\nnp.save({output!r}, {to_numpy})\n"
+        script = f"{self.setup}\n{self.call}\nnp.save({output!r}, {to_numpy})\n"
+        return script + (fsync_script(output) if self.durable else "")
+
+
+def fsync_script(path: str) -> str:
+    """Python lines that flush ``path``'s data to disk."""
+    return f"import os\nfd = os.open({path!r}, os.O_RDONLY)\nos.fsync(fd)\nos.close(fd)\n"
 
 
 _NUMPY = "import numpy as np\n"
@@ -89,6 +97,8 @@ PEERS: dict[str, Peer] = {
                         "    w = q * np.sign(np.diagonal(r))"),
     "numpy_ones": Peer("numpy", "np.ones (whole process: np.ones + np.save)", _NUMPY,
                        f"w = np.ones(({N}, {N}), np.float32)"),
+    "numpy_ones_fsync": Peer("numpy", "np.ones + np.save + fsync", _NUMPY, f"w = np.ones(({N}, {N}), np.float32)",
+                             durable=True),
     "numpy_fill": Peer("numpy", "np.empty + fill (the memory floor)", _NUMPY,
                        f"w = np.empty(({N}, {N}), np.float32)\nw.fill(1)"),
     "torch_xavier_uniform_1t": Peer("torch", "torch xavier_uniform_, 1 thread", _TORCH,

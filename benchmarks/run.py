@@ -46,7 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import peers  # noqa: E402
-from peers import N, PEERS, QR_N, Namespaces, Peer  # noqa: E402
+from peers import N, PEERS, QR_N, Namespaces, Peer, fsync_script  # noqa: E402
 
 import weightgen  # noqa: E402
 
@@ -114,6 +114,8 @@ def cases(save_peer: str) -> list[Case]:
         Case(f"glorot_uniform {N}x{N} into an .npy file (weightgen streams, fsync included)", "glorot_uniform",
              (N, N), 2, [contender("np.save of a finished array (page cache); whole: np.ones + np.save",
                                    save_peer, whole=("numpy_ones",)),
+                         contender("np.save + fsync (durable, as weightgen writes); whole: np.ones + np.save + fsync",
+                                   save_peer + "_fsync", whole=("numpy_ones_fsync",)),
                          contender("np.empty + fill (the memory floor)", "numpy_fill", whole=())], to_file=True),
     ]
 
@@ -443,10 +445,12 @@ def main() -> None:
     print(f"weightgen {weightgen.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; best of {args.repeat} rounds")
     interpreters = find_interpreters(args.peer_python)
-    save = Peer("numpy", "np.save of a finished array", "import numpy as np\n"
-                f"finished = np.ones(({N}, {N}), np.float32)\npath = {os.path.join(scratch, 's.npy')!r}\n",
-                "np.save(path, finished)\nw = finished")
-    PEERS["numpy_save"] = save
+    finished = (f"import numpy as np\nfinished = np.ones(({N}, {N}), np.float32)\n"
+                f"path = {os.path.join(scratch, 's.npy')!r}\n")
+    PEERS["numpy_save"] = Peer("numpy", "np.save of a finished array", finished, "np.save(path, finished)\nw = finished")
+    PEERS["numpy_save_fsync"] = Peer("numpy", "np.save + fsync of a finished array", finished,
+                                     "np.save(path, finished)\n" + fsync_script(os.path.join(scratch, "s.npy"))
+                                     + "w = finished")
     peers_ = Peers(interpreters)
     measured = [] if args.skip_speed else cases("numpy_save")
     try:

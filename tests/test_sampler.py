@@ -215,37 +215,64 @@ def test_kept_and_streamed_at_once():
 
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_streaming_holds_a_bounded_window_of_blocks(threads):
-    """Memory is a few blocks per worker whatever the size: the sink only ever sees
-    WINDOW_PER_THREAD * workers distinct buffers."""
+    """Memory is a few blocks per thread whatever the size: the sink only ever sees
+    WINDOW_PER_THREAD * threads distinct buffers."""
     from weightgen.sampler import WINDOW_PER_THREAD, run
 
     shape = (40 * seeding.BLOCK_SIZE,)
     buffers = set()
     run(plan_of("he_normal", shape), shape, "float32", 7, threads=threads,
         sink=lambda block: buffers.add(block.__array_interface__["data"][0]), keep=False)
-    assert 1 <= len(buffers) <= WINDOW_PER_THREAD * max(1, threads - 1)
+    assert 1 <= len(buffers) <= WINDOW_PER_THREAD * threads
+
+
+def threads_making_blocks(threads: int, sink, delay: float = 0.0, blocks: int = 24) -> list[int]:
+    """Stream a he_uniform tensor of ``blocks`` blocks into ``sink``; the ident of the
+    thread that made each block (each made ``delay`` seconds slower)."""
+    from weightgen.sampler import run
+
+    shape = (blocks * seeding.BLOCK_SIZE,)
+    makers = []
+    real = seeding.block_generator
+
+    def spy(seed, index):
+        makers.append(threading.get_ident())
+        time.sleep(delay)
+        return real(seed, index)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(seeding, "block_generator", spy)
+        run(plan_of("he_uniform", shape), shape, "float32", 7, threads=threads, sink=sink, keep=False)
+    return makers
 
 
 @pytest.mark.parametrize("threads, workers", [(4, 3), (3, 2), (2, 1), (1, 1)])
 def test_the_thread_that_writes_counts_as_one_of_the_threads(threads, workers):
     """--threads bounds the busy threads: while the calling thread writes, one worker fewer
     (at least one) generates."""
+    makers = set(threads_making_blocks(threads, lambda block: time.sleep(0.002)))  # every worker gets work
+    assert 1 <= len(makers - {threading.get_ident()}) <= workers
+    assert len(makers) <= threads
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_the_thread_that_writes_makes_blocks_while_the_next_one_is_not_ready(threads):
+    """A writer faster than the workers makes blocks itself instead of waiting, and the
+    blocks still reach the sink in order, equal to the tensor made without a sink."""
     from weightgen.sampler import run
 
+    blocks = []
+    makers = threads_making_blocks(threads, lambda block: blocks.append(block.copy()), delay=0.005)
+    assert threading.get_ident() in makers
+    assert len(set(makers)) <= threads
     shape = (24 * seeding.BLOCK_SIZE,)
-    generating = set()
-    real = seeding.block_generator
+    assert np.array_equal(np.concatenate(blocks), run(plan_of("he_uniform", shape), shape, "float32", 7).array)
 
-    def spy(seed, index):
-        generating.add(threading.get_ident())
-        return real(seed, index)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(seeding, "block_generator", spy)
-        run(plan_of("he_uniform", shape), shape, "float32", 7, threads=threads,
-            sink=lambda block: time.sleep(0.002), keep=False)  # a slow writer: every worker gets work
-    assert threading.get_ident() not in generating
-    assert 1 <= len(generating) <= workers
+def test_one_thread_never_makes_blocks_on_the_thread_that_writes():
+    """--threads 1 keeps one worker generating while the calling thread only writes."""
+    makers = set(threads_making_blocks(1, lambda block: None, blocks=8))
+    assert threading.get_ident() not in makers and len(makers) == 1
 
 
 def test_a_failing_sink_stops_the_generation():

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 FORMAT_NAMES = ("npy", "npz", "hdf5", "safetensors")
 COMPRESSIONS = ("gzip", "lzf")
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-#: --threads of generate and batch: the calling thread writes while the others generate.
+#: --threads of generate and batch: the calling thread writes (and makes blocks when it
+#: would wait) while the others generate.
 THREADS_HELP = ("Threads in all, one of them writing while a tensor streams out "
                 "[default: the CPUs this process may use]; never changes the values.")
 

@@ -5,7 +5,8 @@ threads fill them (numpy releases the GIL inside fills and ufuncs); each block i
 once to the target dtype, kept exactly inside the distribution's bounds in that dtype,
 and summarised (:func:`weightgen.stats.block_moments`) on the worker that made it. The
 calling thread takes finished blocks in order: it merges their statistics and hands the
-block to a *sink* (a format writer), so writing overlaps generation, and a bounded
+block to a *sink* (a format writer), so writing overlaps generation (and while the next
+block is not ready, it makes a later one itself rather than wait), and a bounded
 window of blocks in flight bounds the memory. A tensor only kept in memory may skip the
 statistics and have :func:`summarise` make the same ones later. Values and statistics
 never depend on the thread count or on whether the tensor is kept in memory or streamed.
@@ -133,12 +134,13 @@ def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | 
 
     ``sink``, if given, receives the tensor's successive C-order blocks on the calling
     thread, in order, while later blocks are being generated; that thread counts as one of
-    ``threads``, so ``threads - 1`` workers (at least one) generate. With ``keep=False`` an
-    elementwise tensor is never held whole (memory: a few blocks per thread) and
-    ``Sampled.array`` is None. ``progress(n)`` is called on the calling thread with the
-    bytes of each finished block. With ``statistics=False`` (only with ``keep``) nothing
-    is summarised and ``Sampled.moments`` is None: :func:`summarise` gives the same
-    statistics later, from the array.
+    ``threads``, so ``threads - 1`` workers (at least one) generate; with two threads or
+    more it also makes blocks whenever the next one to write is not ready. With
+    ``keep=False`` an elementwise tensor is never held whole (memory: a few blocks per
+    thread) and ``Sampled.array`` is None. ``progress(n)`` is called on the calling thread
+    with the bytes of each finished block. With ``statistics=False`` (only with ``keep``)
+    nothing is summarised and ``Sampled.moments`` is None: :func:`summarise` gives the
+    same statistics later, from the array.
     """
     if not (statistics or keep):
         raise ValueError("statistics=False needs keep=True: the array is what summarise() reads")
@@ -156,7 +158,7 @@ def run(plan: Plan, shape: Sequence[int], dtype: str, seed: int, threads: int | 
     out = np.empty(size, dtype=target) if keep else None
     workers = threads if sink is None else max(1, threads - 1)  # the calling thread writes
     moments = _drive(_block_fill(plan, dtype, seed), size, target, workers, out, sink, progress,
-                     _block_statistics(plan) if statistics else None)
+                     _block_statistics(plan) if statistics else None, helps=sink is not None and threads > 1)
     return Sampled(None if out is None else out.reshape(shape), moments)
 
 
@@ -224,14 +226,19 @@ def _block_statistics(plan: Plan) -> BlockStatistics:
 
 def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.ndarray | None,
            sink: Sink | None, progress: Progress | None,
-           statistics: BlockStatistics | None = None) -> Moments | None:
+           statistics: BlockStatistics | None = None, helps: bool = False) -> Moments | None:
     """Fill every block (on ``threads`` workers, which also summarise it with
     ``statistics``) and consume them in order on this thread; the merged statistics, or
     None without ``statistics``.
 
+    With ``helps``, this thread is one more worker whenever the next block to consume is
+    not ready: it makes a later block that no worker has started. Writing costs less than
+    generating, so a writer that only waited would idle while the workers lag (helping
+    made a streamed 256 MiB .npy on two threads ~10% faster).
+
     Blocks go into ``out`` when given, else into a small pool of reused buffers; with a
-    sink or without ``out``, at most ``WINDOW_PER_THREAD * threads`` blocks are in flight
-    (made, or waiting to be consumed), whatever the tensor's size.
+    sink or without ``out``, at most ``WINDOW_PER_THREAD`` blocks per thread that makes
+    them are in flight (made, or waiting to be consumed), whatever the tensor's size.
     """
     count = seeding.block_count(size)
     total = Moments()
@@ -260,12 +267,12 @@ def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.n
             consume(block, make(index, block))
         return total if statistics is not None else None
 
-    from concurrent.futures import ThreadPoolExecutor  # here: it costs start-up time
+    from concurrent.futures import Future, ThreadPoolExecutor  # here: it costs start-up time
 
     # Buffers bound what streams; blocks of a kept tensor need none (so none wait for one).
-    window = WINDOW_PER_THREAD * threads if out is None or sink is not None else count
+    window = WINDOW_PER_THREAD * (threads + helps) if out is None or sink is not None else count
     free: list[np.ndarray] = []
-    pending: deque[tuple[np.ndarray, Future[Moments | None]]] = deque()
+    pending: deque[tuple[int, np.ndarray, Future[Moments | None]]] = deque()
     pool = ThreadPoolExecutor(max_workers=min(threads, count), thread_name_prefix="weightgen")
     submitted = 0
 
@@ -277,21 +284,34 @@ def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.n
         else:
             buffer = free.pop() if free else np.empty(seeding.BLOCK_SIZE, dtype=target)
             block = buffer[: stop - start]
-        pending.append((block, pool.submit(make, submitted, block)))
+        pending.append((submitted, block, pool.submit(make, submitted, block)))
         submitted += 1
+
+    def help_out() -> bool:
+        """Make, on this thread, the oldest block no worker has started; False if none."""
+        for position in range(len(pending)):
+            index, block, future = pending[position]
+            if future.cancel():
+                made: Future[Moments | None] = Future()
+                made.set_result(make(index, block))
+                pending[position] = (index, block, made)
+                return True
+        return False
 
     try:
         while submitted < count and len(pending) < window:
             submit()
         while pending:
-            block, future = pending.popleft()
+            while helps and not pending[0][2].done() and help_out():
+                pass
+            _, block, future = pending.popleft()
             consume(block, future.result())
             if out is None:
                 free.append(block.base if block.base is not None else block)
             if submitted < count:
                 submit()
     finally:
-        for _, future in pending:
+        for _, _, future in pending:
             future.cancel()
         # On Ctrl-C or a failed write, wait only for the blocks already running.
         pool.shutdown(wait=True, cancel_futures=True)

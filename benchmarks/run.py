@@ -112,9 +112,9 @@ def cases(save_peer: str) -> list[Case]:
             contender("numpy linalg.qr route, 2 threads", "numpy_qr_2t"),
             contender("torch orthogonal_, 2 threads", "torch_orthogonal_2t")]),
         Case(f"glorot_uniform {N}x{N} into an .npy file (weightgen streams, fsync included)", "glorot_uniform",
-             (N, N), 2, [contender("np.save of a finished array (page cache); whole: np.ones + np.save",
+             (N, N), 2, [contender("np.save, page cache (whole: np.ones + np.save)",
                                    save_peer, whole=("numpy_ones",)),
-                         contender("np.save + fsync (durable, as weightgen writes); whole: np.ones + np.save + fsync",
+                         contender("np.save + fsync (whole: np.ones + np.save + fsync)",
                                    save_peer + "_fsync", whole=("numpy_ones_fsync",)),
                          contender("np.empty + fill (the memory floor)", "numpy_fill", whole=())], to_file=True),
     ]

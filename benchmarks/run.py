@@ -437,6 +437,8 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-whole", action="store_true", help="no whole-process comparisons")
     parser.add_argument("--skip-speed", action="store_true", help="only the memory benchmark")
+    parser.add_argument("--case", default="", metavar="TEXT",
+                        help="only the speed cases whose title contains TEXT (e.g. '.npy file')")
     parser.add_argument("--skip-scaling", action="store_true", help="no 1- versus 2-thread comparison")
     parser.add_argument("--scratch", default=None, help="folder for the files written (default: a temp dir)")
     args = parser.parse_args()
@@ -455,6 +457,8 @@ def main() -> None:
     measured = [] if args.skip_speed else cases("numpy_save")
     try:
         for case in measured:
+            if args.case not in case.title:
+                continue
             measure_case(case, peers_, args.repeat, scratch, whole=not args.skip_whole)
             print_case(case, peers_, whole=not args.skip_whole)
         if not args.skip_speed and not args.skip_scaling:

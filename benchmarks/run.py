@@ -2,7 +2,7 @@
 
     python benchmarks/run.py [--repeat 3] [--peer-python PYTHON ...] [--memory-gib 16]
                              [--skip-memory] [--skip-whole] [--skip-speed] [--skip-scaling]
-                             [--scratch DIR]
+                             [--scratch DIR] [--case TEXT]
 
 For each case (8192x8192 float32 tensors of the common initializers, orthogonal
 4096x4096) it prints weightgen's best time and, for every peer measured in the same run,
@@ -13,7 +13,8 @@ the peer's best time and the ratio weightgen / peer (below 1: weightgen is faste
   shared machine hit them alike;
 - whole process: the command as a user runs it (``weightgen NAME --shape ... -o w.npy``)
   against the peer's equivalent script (make the tensor, ``np.save`` it), interpreter
-  start-up and imports included.
+  start-up and imports included. The file case also has a durable numpy peer
+  (``np.save`` then ``fsync``), since the command's atomic write flushes to disk.
 
 numpy is always measured. PyTorch and JAX are measured when some interpreter has them:
 this one, or one given with ``--peer-python`` (e.g. a virtualenv's ``bin/python``); their

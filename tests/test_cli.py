@@ -114,6 +114,16 @@ USAGE_ERRORS = [
     (["glorot_uniform", "--shape", "3,3", "-o", "w.txt"], "Cannot tell the format"),
     (["glorot_uniform", "--shape", "3,3", "-o", "w.npy", "--dtype", "bfloat16"], "bfloat16 cannot be stored in .npy"),
     (["zeros", "--shape", "3", "--fan-in", "3"], "No such option"),
+    (["truncated_normal", "--shape", "3", "--stddev", "1e300"], "beyond float32's largest finite value"),
+    (["variance_scaling", "--shape", "3,3", "--scale", "1e80"], "beyond float32's largest finite value"),
+    (["jax.truncated_normal", "--shape", "3", "--stddev", "1e300"], "beyond float32's largest finite value"),
+    (["orthogonal", "--shape", "4,4", "--gain", "1e40"], "beyond float32's largest finite value"),
+    (["constant", "--shape", "2", "--value", "1e10", "--dtype", "float16"], "beyond float16's largest finite value 65504"),
+    (["random_uniform", "--shape", "3", "--minval", "-1e5", "--maxval", "1e5", "--dtype", "float16"],
+     "reach ±1e+05, beyond float16"),
+    (["random_normal", "--shape", "3", "--stddev", "1e308", "--dtype", "float16"], "beyond float16"),
+    (["random_uniform", "--shape", "3", "--minval", "-1e308", "--maxval", "1e308", "--dtype", "float64"],
+     "not a finite number"),
 ]
 
 
@@ -127,6 +137,18 @@ def test_usage_errors_exit_2_with_one_line(args, message, tmp_path, monkeypatch)
     assert lines[0].startswith("Error: ") and message in lines[0], run
     assert "Traceback" not in run.stderr
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("args", [
+    ["constant", "--shape", "2", "--value", "65504", "--dtype", "float16"],
+    ["random_normal", "--shape", "64", "--stddev", "1000", "--dtype", "float16"],
+    ["torch.trunc_normal", "--shape", "64", "--std", "1e300"],  # absolute bounds [-2, 2]
+    ["random_normal", "--shape", "64", "--stddev", "1e300", "--dtype", "float64"],
+])
+def test_values_the_dtype_can_hold_are_generated(args):
+    run = run_cli(*args, "--seed", "3", "-o", "-", "-q")
+    assert run.exit_code == 0, run
+    assert np.isfinite(load(run)).all()
 
 
 def test_refuses_to_overwrite_without_force(tmp_path):

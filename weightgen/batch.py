@@ -37,8 +37,8 @@ from typing import Any
 from weightgen import dtypes, formats, seeding, streams
 from weightgen.errors import InputError, SpecError, UsageError, WeightgenError
 from weightgen.formats.base import write_error
-from weightgen.generation import (Request, Result, build_request, check_threads, entry_for, plugin_failures,
-                                  resolve, sample)
+from weightgen.generation import (Request, Result, build_request, check_threads, check_values_fit, entry_for,
+                                  plugin_failures, resolve, sample)
 from weightgen.plan import Plan
 from weightgen.registry import InitializerSpec, get
 
@@ -196,7 +196,10 @@ def plan_batch(
             raise SpecError(f"{label}: give output (one container) or output_dir (one .npy per tensor), not both.")
     format = format if format is not None else _text(data, "format", label)
     tensors = data.get("tensor")
-    if not isinstance(tensors, list) or not tensors:
+    if tensors is not None and not isinstance(tensors, list):
+        raise SpecError(f"{label}: tensor must be a list of tables, each with name, init and shape "
+                        f"(got {type(tensors).__name__}); in TOML write [[tensor]] tables.")
+    if not tensors:
         raise SpecError(f"{label}: no tensors; add [[tensor]] tables (TOML) or a \"tensor\" list (JSON), "
                         "each with name, init and shape.")
     defaults = {key: data[key] for key in DEFAULT_KEYS if key in data}
@@ -264,6 +267,7 @@ def _plan_tensor(index: int, tensor: Any, defaults: Mapping[str, Any], master: i
         request, spec = build_request(init, tensor["shape"], seed=seed, name=name, params=params, **options)
         with plugin_failures(spec):
             plan = resolve(request, spec)
+        check_values_fit(plan, request)
         compression = settings.get("compression")
         if compression is not None and not isinstance(compression, str):
             raise SpecError(f"compression must be gzip or lzf (got {compression!r}).")

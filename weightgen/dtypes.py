@@ -58,6 +58,12 @@ def work_dtype(name: str) -> Any:
     return np.dtype(np.float32)
 
 
+#: Largest finite value of each float dtype (of a complex dtype's parts).
+LARGEST = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38,
+           "float64": 1.7976931348623157e308, "complex64": 3.4028234663852886e38,
+           "complex128": 1.7976931348623157e308}
+
+
 def itemsize(name: str) -> int:
     if name == "bfloat16":
         return 2

@@ -207,6 +207,38 @@ def resolve(request: Request, spec: InitializerSpec) -> Plan:
     return spec.resolve(PlanInput(spec.name, request.params, request.shape, request.dtype, fans))
 
 
+#: How far from its mean an unbounded distribution's values are taken to reach, in stds,
+#: when checking that they fit the dtype (the samplers keep normal tails exact beyond 6σ).
+REACH_IN_STDS = 8.0
+
+
+def check_values_fit(plan: Plan, request: Request) -> None:
+    """Refuse parameters whose values the float dtype cannot hold (or that are not finite
+    at all), before anything is drawn: otherwise the tensor would fill with ``inf``, be
+    clipped, or fail deep in a sampler. Integer dtypes are checked when the values are
+    converted (they are exact there)."""
+    largest = dtypes.LARGEST.get(request.dtype)
+    if largest is None:
+        return
+    expected = plan.expected
+    try:
+        mean, std, low, high = expected.mean, expected.std, expected.low, expected.high
+    except (ArithmeticError, ValueError):
+        mean = std = low = high = math.inf
+    reach = [abs(bound) for bound in (low, high) if bound is not None]
+    if (low is None or high is None) and mean is not None and std is not None:
+        reach.append(abs(mean) + REACH_IN_STDS * std)
+    if any(value is not None and not math.isfinite(value) for value in (mean, std)):
+        raise ParameterError(f"{request.initializer}'s mean or std with these parameters is not a finite "
+                             "number; choose smaller parameters.")
+    if reach and max(reach) > largest:
+        wider = " or a wider --dtype" if largest < dtypes.LARGEST["float64"] else ""
+        raise ParameterError(
+            f"{request.initializer}'s values with these parameters reach ±{max(reach):.4g}, beyond "
+            f"{request.dtype}'s largest finite value {largest:.5g}; choose smaller parameters{wider}."
+        )
+
+
 @contextmanager
 def plugin_failures(spec: InitializerSpec) -> Iterator[None]:
     """A plugin's own bug becomes one line (:class:`InitializerError`), not a traceback."""
@@ -280,6 +312,7 @@ def generate(
                                   rng=rng)
     with plugin_failures(spec):
         plan = resolve(request, spec)
+    check_values_fit(plan, request)
     format_name = formats.format_for(output, format)
     formats.check_compression(compression)
     streamed = output is not None and request.rng == streams.DEFAULT and sampler.streams(plan.source)

@@ -371,6 +371,41 @@ def test_hdf5_to_stdout_is_a_usage_error():
     assert run.exit_code == 2 and "hdf5 cannot be written to stdout" in run.stderr and run.stdout == b""
 
 
+@pytest.mark.parametrize("format_name", ["npy", "npz", "safetensors"])
+def test_a_fifo_is_written_into_like_stdout_not_replaced(tmp_path, format_name):
+    """A rename would swap a FIFO or a device (``/dev/null``) for a regular file: such a
+    target is opened and streamed into, with the bytes ``-o -`` gives, and no --force."""
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    weightgen.generate("he_normal", (300, 70), seed=8, output=str(fifo), format=format_name)
+    reader.join(timeout=30)
+    reference = tmp_path / ("reference" + EXTENSION[format_name])
+    weightgen.generate("he_normal", (300, 70), seed=8, output=str(reference))
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and sorted(os.listdir(tmp_path)) == ["pipe", reference.name]
+    if format_name == "npy":
+        assert received == [reference.read_bytes()]
+    else:  # written without seeking: maybe other bytes, the same tensor
+        streamed = tmp_path / ("streamed" + EXTENSION[format_name])
+        streamed.write_bytes(received[0])
+        assert np.array_equal(load(streamed), load(reference))
+
+
+def test_a_device_is_a_stream_and_hdf5_cannot_go_there(tmp_path):
+    from weightgen.formats.base import is_stream
+
+    assert is_stream(os.devnull) and is_stream("-") and not is_stream(str(tmp_path / "w.npy"))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="hdf5 cannot be written to a stream like"):
+        weightgen.generate("zeros", (3,), output=str(fifo), format="hdf5")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
 @pytest.mark.parametrize("format_name,compression,message", [
     ("npy", "gzip", "npy is not compressed"),
     ("safetensors", "lzf", "safetensors is not compressed"),

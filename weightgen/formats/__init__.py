@@ -17,7 +17,7 @@ from typing import Any
 from weightgen.errors import InputError, OutputError, TooLargeError, UsageError, WeightgenError
 from weightgen.formats.base import (EXTENSIONS, FORMATS, SNIFF_BYTES, STDOUT, Entry, FileWriter, PrefixedStream,
                                     Reader, Source, StoredEntry, Writer, duplicate_error, format_for,
-                                    hdf5_signature, read_up_to, refuse_existing, sniff)
+                                    hdf5_signature, is_stream, read_up_to, refuse_existing, sniff, stream_label)
 
 __all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "COMPRESSIONS", "Entry", "Writer", "Reader", "StoredEntry",
            "format_for", "open_writer", "open_session", "open_reader", "check_writable", "check_entry",
@@ -106,9 +106,10 @@ def check_entries(format_name: str, target: str, entries: Sequence[Entry], force
     for entry in entries:
         check_entry(format_name, entry)
     keys = check_names(format_name, [entry.name for entry in entries])
-    if target == STDOUT:
+    if is_stream(target):
         if not module.WRITER.to_stdout:
-            raise UsageError(f"{format_name} cannot be written to stdout (-o -); write a file with -o FILE.")
+            raise UsageError(f"{format_name} cannot be written to {stream_label(target)}; write a regular file "
+                             "with -o FILE.")
         return
     if not module.WRITER.merges:
         refuse_existing(target, force)
@@ -129,7 +130,7 @@ def check_room(format_name: str, target: str, nbytes: int) -> None:
     The new file needs the tensor's bytes, plus a copy of the old file for a container
     that grows (it is rebuilt in a temporary file beside it).
     """
-    if target == STDOUT:
+    if is_stream(target):
         return
     path = os.path.abspath(target)
     needed = nbytes

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -170,13 +171,18 @@ class FileWriter(Writer):
         self._finished = False
         self._current: Entry | None = None
         self._started = 0
+        #: The one-way stream written instead of a file (stdout, a device, a FIFO), if any.
+        self._stream: IO[bytes] | None = None
+        self.streaming = is_stream(target)
         self._guard(self._open)
 
     def _open(self) -> None:
-        if self.target == STDOUT:
+        if self.streaming:
             if not self.to_stdout:
-                raise UsageError(f"{self.format_label} cannot be written to stdout; write a file with -o FILE.")
-            self._begin(stdout_stream(), None)
+                raise UsageError(f"{self.format_label} cannot be written to {stream_label(self.target)}; "
+                                 "write a regular file with -o FILE.")
+            self._stream = stdout_stream() if self.target == STDOUT else open_stream(self.target)
+            self._begin(self._stream, None)
             return
         path = resolve_target(self.target)
         if self.merges:
@@ -243,8 +249,8 @@ class FileWriter(Writer):
         self._guard(self._end)
         if self._atomic is not None:
             self._guard(self._atomic.commit)
-        else:
-            self._guard(sys.stdout.buffer.flush)
+        elif self._stream is not None:
+            self._guard(self._stream.flush)
         self._finished = True
         self._release()
 
@@ -261,6 +267,12 @@ class FileWriter(Writer):
         self._release()
 
     def _release(self) -> None:
+        if self._stream is not None and self.target != STDOUT:
+            stream, self._stream = self._stream, None
+            try:
+                stream.close()
+            except OSError:
+                pass
         if self._existing is not None:
             self._existing.close()
             self._existing = None
@@ -305,6 +317,38 @@ def refuse_existing(path: str, force: bool) -> None:
     """Refuse to replace an existing file without ``--force`` (exit 1, file untouched)."""
     if not force and os.path.lexists(path):
         raise OutputError(f"{path} already exists; pass --force to replace it.")
+
+
+def is_stream(target: str) -> bool:
+    """Whether ``target`` is written as a one-way stream instead of a file replaced in one
+    rename: stdout (``-``), or an existing character device or FIFO (``/dev/null``, a named
+    pipe), which a rename would replace rather than write into. Refuses other special files
+    (a block device, a socket): nothing sensible writes a tensor there."""
+    if target == STDOUT:
+        return True
+    try:
+        mode = os.stat(target).st_mode
+    except (OSError, ValueError):
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        raise OutputError(f"{target} is a {'block device' if stat.S_ISBLK(mode) else 'socket'}; write a "
+                          "regular file with -o FILE, or a stream with -o - | ...")
+    return False
+
+
+def stream_label(target: str) -> str:
+    return "stdout (-o -)" if target == STDOUT else f"a stream like {target}"
+
+
+def open_stream(target: str) -> IO[bytes]:
+    """A character device or FIFO opened for writing (refused when it is a terminal)."""
+    stream = open(target, "wb")
+    if stream.isatty():
+        stream.close()
+        raise UsageError(f"Refusing to write binary data to the terminal {target}; write a file with -o FILE.")
+    return stream
 
 
 def stdout_stream() -> IO[bytes]:

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from weightgen.formats import npy
 from weightgen.formats.atomic import copy_range
-from weightgen.formats.base import (STDOUT, ClampedFile, Entry, FileWriter, Reader, StoredEntry, parse_provenance,
+from weightgen.formats.base import (ClampedFile, Entry, FileWriter, Reader, StoredEntry, parse_provenance,
                                     provenance_text, read_values)
 
 COMPRESSIONS = ("gzip",)
@@ -104,7 +104,7 @@ class NpzWriter(FileWriter):
         self._layout = self._plan(existing)
         self.order = [step for step in self._layout if isinstance(step, Entry)]
         self._out = out
-        self._sink = _Sink(out, seekable=self.target != STDOUT)
+        self._sink = _Sink(out, seekable=not self.streaming)
         self._archive = zipfile.ZipFile(self._sink, "w", zipfile.ZIP_STORED, allowZip64=True)  # type: ignore[arg-type]
 
     def _plan(self, existing: IO[bytes] | None) -> list[Copy | Entry]:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
+import shlex
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 import numpy as np
+import pytest
 
 from conftest import entry_names, run_installed, weightgen_command
 
@@ -56,17 +60,25 @@ def test_usage_error_in_a_real_process_has_no_traceback():
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
 
 
-def test_ctrl_c_exits_130_and_leaves_no_file(tmp_path):
+@pytest.mark.parametrize("signum, code, message", [(signal.SIGINT, 130, b"Error: interrupted\n"),
+                                                   (signal.SIGTERM, 143, b"Error: terminated\n")])
+def test_ctrl_c_and_sigterm_exit_with_one_line_and_leave_no_file(tmp_path, signum, code, message):
     target = tmp_path / "big.npy"
     process = subprocess.Popen([*weightgen_command(), "orthogonal", "--shape", "3000,3000",
                                 "--dtype", "float64", "-o", str(target)],
                                stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"})
     time.sleep(0.8)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    assert b"Traceback" not in stderr
+    assert process.returncode == code, stderr
+    assert stderr == message
     assert os.listdir(tmp_path) == []
+
+
+def test_no_command_is_one_usage_line():
+    run = run_installed()
+    assert run.exit_code == 2 and run.stdout == b""
+    assert run.stderr.startswith("Error: no command given") and run.stderr.count("\n") == 1
 
 
 def test_writing_to_a_full_device_is_one_line():
@@ -80,12 +92,6 @@ def test_writing_to_a_full_device_is_one_line():
 
 
 # -- containers, concurrency and nothing lost, in real processes -----------------------------
-
-import resource  # noqa: E402
-import shlex  # noqa: E402
-import zipfile  # noqa: E402
-
-import pytest  # noqa: E402
 
 CONTAINER_EXTENSIONS = [".npz", ".h5", ".safetensors"]
 ALL_EXTENSIONS = [".npy", *CONTAINER_EXTENSIONS]
@@ -220,6 +226,17 @@ def test_a_broken_pipe_is_one_line(format_name):
     assert stderr == "Error: cannot write stdout: Broken pipe\n"
 
 
+@pytest.mark.parametrize("args", [["glorot_uniform", "--shape", "3", "--json"], ["zeros", "--shape", "3", "-o", "-"],
+                                  ["list"]])
+def test_a_closed_stdout_is_one_line(args):
+    """Started with stdout closed (``>&-``), a command that must write it fails in one line."""
+    done = subprocess.run([*weightgen_command(), *args], stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: os.close(1))
+    assert done.returncode == 1
+    assert done.stderr.endswith("stdout is closed (>&-); give the command an output, e.g. > FILE\n")
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: ")
+
+
 def test_ctrl_c_while_blocked_on_a_full_pipe():
     process = subprocess.Popen([*weightgen_command(), "random_normal", "--shape", "2000,2000", "-o", "-",
                                 "--format", "safetensors", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -270,7 +287,7 @@ def _open_files(pid: int) -> set[str]:
 def test_hdf5_to_stdout_exits_2_in_a_real_process():
     done = run_installed("zeros", "--shape", "3", "-o", "-", "--format", "hdf5")
     assert done.exit_code == 2 and done.stdout == b""
-    assert done.stderr == "Error: hdf5 cannot be written to stdout (-o -); write a file with -o FILE.\n"
+    assert done.stderr == "Error: hdf5 cannot be written to stdout (-o -); write a regular file with -o FILE.\n"
 
 
 def test_npz_streamed_to_stdout_loads_in_numpy():

@@ -167,8 +167,30 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
     )
 
 
+class Stopped(BaseException):
+    """Ctrl-C or SIGTERM, carried past click (which would print a blank line for Ctrl-C)
+    to :func:`main`, which prints one line and exits 130 or 143. A BaseException, like
+    KeyboardInterrupt, so no ``except Exception`` on the way swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 class WeightgenGroup(click.Group):
     """Built-in commands plus one command per registered initializer, resolved lazily."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:
+            raise click.UsageError("no command given: name an initializer (weightgen list shows them) "
+                                   "or one of inspect, list, batch", ctx)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Stopped(signal.SIGINT) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*sorted(self.commands), *registry().canonical_names()]
@@ -418,6 +440,8 @@ def _usage_line(error: click.UsageError) -> str:
 def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """Entry point: run the CLI, turning every failure into one line and an exit code."""
     signal.signal(signal.SIGTERM, _terminate)
+    if sys.stdout is None:  # started with stdout closed (>&-): writing it must fail in one line
+        sys.stdout = _closed_stdout()
     # OpenBLAS's idle threads spin for about 0.1 s after it loads (with numpy) and after each
     # call, taking a core from the sampler's threads; let them sleep at once instead.
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
@@ -440,6 +464,10 @@ def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     except (KeyboardInterrupt, click.exceptions.Abort):
         _error("interrupted")
         code = ExitCode.INTERRUPTED
+    except Stopped as stop:
+        terminated = stop.signum == signal.SIGTERM
+        _error("terminated" if terminated else "interrupted")
+        code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
     except BrokenPipeError:
         code = ExitCode.RUNTIME
     except OSError as error:
@@ -468,9 +496,25 @@ def run(prog_name: str | None = None) -> None:
         gc.freeze()
 
 
+def _closed_stdout() -> Any:
+    """A text stream standing for a closed stdout: every write fails with one clear OSError."""
+    import errno
+    import io
+
+    class Closed(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: Any) -> int:
+            raise OSError(errno.EBADF, "stdout is closed (>&-); give the command an "
+                                       "output, e.g. > FILE")
+
+    return io.TextIOWrapper(Closed(), encoding="utf-8", write_through=True)  # type: ignore[arg-type]
+
+
 def _terminate(signum: int, frame: Any) -> None:
-    """SIGTERM unwinds like Ctrl-C, so temporary files are removed."""
-    raise KeyboardInterrupt
+    """SIGTERM unwinds like Ctrl-C, so temporary files are removed; the exit code is 143."""
+    raise Stopped(signal.SIGTERM)
 
 
 def _error(message: str) -> None:

@@ -19,6 +19,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     #: Interrupted by Ctrl-C (128 + SIGINT).
     INTERRUPTED = 130
+    #: Stopped by SIGTERM (128 + SIGTERM), e.g. by ``timeout`` or ``kill``.
+    TERMINATED = 143
 
 
 class WeightgenError(Exception):

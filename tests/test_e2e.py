@@ -75,6 +75,17 @@ def test_ctrl_c_and_sigterm_exit_with_one_line_and_leave_no_file(tmp_path, signu
     assert os.listdir(tmp_path) == []
 
 
+def test_ctrl_c_while_the_command_is_still_loading_is_one_line():
+    """The entry point imports the command line under a guard (click, numpy... take ~0.1 s)."""
+    code = ("import builtins\nreal = builtins.__import__\n"
+            "def loading(name, *args, **kwargs):\n"
+            "    if name == 'weightgen.cli':\n        raise KeyboardInterrupt\n"
+            "    return real(name, *args, **kwargs)\n"
+            "builtins.__import__ = loading\nfrom weightgen._entry import run\nrun()\n")
+    done = subprocess.run([sys.executable, "-c", code, "zeros", "--shape", "3"], capture_output=True, text=True)
+    assert done.returncode == 130 and done.stderr == "Error: interrupted\n"
+
+
 def test_no_command_is_one_usage_line():
     run = run_installed()
     assert run.exit_code == 2 and run.stdout == b""

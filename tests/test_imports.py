@@ -114,7 +114,7 @@ def test_the_command_pauses_the_collector_and_freezes_before_exit():
     """What makes a short run cheap (see weightgen.cli.run); main() itself changes nothing."""
     code = ("import atexit, gc, sys\n"
             "atexit.register(lambda: sys.stderr.write(f'GC {gc.isenabled()} {gc.get_freeze_count() > 0}'))\n"
-            "from weightgen.cli import run\nrun()")
+            "from weightgen._entry import run\nrun()")
     done = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("weightgen ")
     assert done.stderr.endswith("GC False True")

@@ -1,6 +1,6 @@
 """``python -m weightgen``: the same as the ``weightgen`` command."""
 
-from weightgen.cli import run
+from weightgen._entry import run
 
 if __name__ == "__main__":
-    run(prog_name="weightgen")
+    run()

@@ -122,6 +122,7 @@ USAGE_ERRORS = [
     (["random_uniform", "--shape", "3", "--minval", "-1e5", "--maxval", "1e5", "--dtype", "float16"],
      "reach ±1e+05, beyond float16"),
     (["random_normal", "--shape", "3", "--stddev", "1e308", "--dtype", "float16"], "beyond float16"),
+    (["torch.normal", "--shape", "1000000", "--std", "10000", "--dtype", "float16"], "reach ±7.131e+04"),
     (["random_uniform", "--shape", "3", "--minval", "-1e308", "--maxval", "1e308", "--dtype", "float64"],
      "not a finite number"),
 ]
@@ -144,6 +145,8 @@ def test_usage_errors_exit_2_with_one_line(args, message, tmp_path, monkeypatch)
     ["random_normal", "--shape", "64", "--stddev", "1000", "--dtype", "float16"],
     ["torch.trunc_normal", "--shape", "64", "--std", "1e300"],  # absolute bounds [-2, 2]
     ["random_normal", "--shape", "64", "--stddev", "1e300", "--dtype", "float64"],
+    ["torch.normal", "--shape", "1000", "--std", "10000", "--dtype", "float16"],  # 6.1 std: 61000
+    ["torch.trunc_normal", "--shape", "64", "--a", "50", "--b", "60", "--dtype", "float64"],
 ])
 def test_values_the_dtype_can_hold_are_generated(args):
     run = run_cli(*args, "--seed", "3", "-o", "-", "-q")

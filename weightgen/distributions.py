@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 SQRT2 = math.sqrt(2.0)
+#: In σ: an interval this narrow is integrated by quadrature (the closed form cancels), and
+#: a truncation bound this far out puts the whole mass within this much of it.
+TAIL = 6.0
 
 
 def _phi(x: float) -> float:
@@ -166,7 +169,13 @@ class TruncatedNormal(Distribution):
     def _moments(self) -> tuple[float, float]:
         """Mean and std of the standard normal truncated to [lower, upper]."""
         a, b = self.lower, self.upper
-        if math.isfinite(a) and math.isfinite(b) and b - a <= 6.0:
+        # Far in a tail the mass underflows (erfc(40/√2) < 1e-300), but within 40/|a| of the
+        # near end a the density falls by more than e^-40: what lies beyond does not count.
+        if a > TAIL:
+            b = min(b, a + 40.0 / a)
+        elif b < -TAIL:
+            a = max(a, b + 40.0 / b)
+        if math.isfinite(a) and math.isfinite(b) and b - a <= TAIL:
             return _quadrature_moments(a, b)
         mass = _mass(a, b)
         pa, pb = _phi(a), _phi(b)

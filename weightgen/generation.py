@@ -207,9 +207,20 @@ def resolve(request: Request, spec: InitializerSpec) -> Plan:
     return spec.resolve(PlanInput(spec.name, request.params, request.shape, request.dtype, fans))
 
 
-#: How far from its mean an unbounded distribution's values are taken to reach, in stds,
-#: when checking that they fit the dtype (the samplers keep normal tails exact beyond 6σ).
-REACH_IN_STDS = 8.0
+#: The chance, for the whole tensor, that an unbounded distribution reaches beyond its
+#: reach (:func:`reach_in_stds`): below it, values the dtype cannot hold are not expected.
+OVERFLOW_CHANCE = 1e-6
+
+
+def reach_in_stds(count: int) -> float:
+    """How many stds from the mean ``count`` normal values stay within, but for a chance of
+    :data:`OVERFLOW_CHANCE` (about 6.1 for a thousand values, 8.1 for a billion)."""
+    target = OVERFLOW_CHANCE / max(1, count)
+    low, high = 0.0, 40.0
+    for _ in range(60):  # bisection: P(|Z| > k) = erfc(k / √2) falls with k
+        middle = (low + high) / 2
+        low, high = (middle, high) if math.erfc(middle / math.sqrt(2.0)) > target else (low, middle)
+    return high
 
 
 def check_values_fit(plan: Plan, request: Request) -> None:
@@ -227,7 +238,7 @@ def check_values_fit(plan: Plan, request: Request) -> None:
         mean = std = low = high = math.inf
     reach = [abs(bound) for bound in (low, high) if bound is not None]
     if (low is None or high is None) and mean is not None and std is not None:
-        reach.append(abs(mean) + REACH_IN_STDS * std)
+        reach.append(abs(mean) + reach_in_stds(math.prod(request.shape)) * std)
     if any(value is not None and not math.isfinite(value) for value in (mean, std)):
         raise ParameterError(f"{request.initializer}'s mean or std with these parameters is not a finite "
                              "number; choose smaller parameters.")

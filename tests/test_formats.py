@@ -430,11 +430,19 @@ def test_npz_gzip_deflates_like_savez_compressed(tmp_path):
     assert np.array_equal(load(target), np.zeros(100_000, np.float32))
 
 
-@pytest.mark.parametrize("format_name,name", [("safetensors", "__metadata__"), ("hdf5", "a/../b"), ("hdf5", "//")])
+@pytest.mark.parametrize("format_name,name", [("safetensors", "__metadata__"), ("hdf5", "a/../b"), ("hdf5", "//"),
+                                              ("npz", "../../etc/x"), ("npz", "/abs"), ("npz", "a/./b"),
+                                              ("npz", "..\\up")])
 def test_names_a_format_cannot_hold(tmp_path, format_name, name):
     with pytest.raises(ParameterError, match="--name"):
         write(tmp_path, format_name, name=name)
     assert os.listdir(tmp_path) == []
+
+
+def test_npz_keys_may_name_folders_inside_the_archive(tmp_path):
+    target = write(tmp_path, "npz", name="dense_1/kernel")
+    with np.load(target) as archive:
+        assert archive.files == ["dense_1/kernel"]
 
 
 def test_safetensors_refuses_complex128(tmp_path):

@@ -94,6 +94,9 @@ def test_the_command_refuses_sizes_with_the_bytes_needed(tmp_path):
     assert to_file.exit_code == 1 and "needs 3.6 TiB of free space" in to_file.stderr, to_file
     matrix = run_cli("orthogonal", "--shape", "300000,300000", "-o", str(tmp_path / "o.npy"))
     assert matrix.exit_code == 1 and "of memory" in matrix.stderr, matrix
+    exact = run_cli("glorot_uniform", "--shape", huge, "--rng", "keras", "-o", str(tmp_path / "k.npy"))
+    assert exact.exit_code == 1 and "of memory" in exact.stderr and "--rng keras makes the tensor in memory; " \
+        "use --rng weightgen (the default) to stream it" in exact.stderr, exact
     assert os.listdir(tmp_path) == []
 
 

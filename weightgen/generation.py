@@ -329,7 +329,10 @@ def generate(
     streamed = output is not None and request.rng == streams.DEFAULT and sampler.streams(plan.source)
     keep = not streamed if keep_array is None else bool(keep_array)
     # Memory first (without an output nothing streams: SPEC §2), then the output's disk.
-    sampler.check_memory(plan, request.shape, request.dtype, keep=keep or not streamed)
+    exact_stream = request.rng != streams.DEFAULT and sampler.streams(plan.source)
+    hint = (f"--rng {request.rng} makes the tensor in memory; use --rng {streams.DEFAULT} (the default) to "
+            "stream it into a file of any size, or choose a smaller shape." if exact_stream else None)
+    sampler.check_memory(plan, request.shape, request.dtype, keep=keep or not streamed, hint=hint)
     if output is not None:
         formats.check_writable(format_name, output, request.dtype, force, request.name, compression)
         formats.check_room(format_name, output, math.prod(request.shape) * dtypes.itemsize(request.dtype))

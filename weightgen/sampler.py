@@ -82,16 +82,17 @@ def check_fits(shape: Sequence[int], dtype: str, extra_factor: float = 0.0,
         )
 
 
-def check_memory(plan: Plan, shape: Sequence[int], dtype: str, keep: bool) -> None:
+def check_memory(plan: Plan, shape: Sequence[int], dtype: str, keep: bool, hint: str | None = None) -> None:
     """Refuse up front what :func:`run` could not hold in memory (with ``keep``: the whole
-    tensor; without, only what does not stream)."""
+    tensor; without, only what does not stream); ``hint`` replaces the message's advice."""
     source = plan.source
     if isinstance(source, Transform):
         check_fits(shape, dtype, source.workspace_factor * dtypes.itemsize(dtype))
     elif not streams(source) or keep:
-        hint = ("choose a smaller shape or dtype, or write it to a file with -o (elementwise "
-                "initializers stream into files of any size)." if streams(source) else
-                "choose a smaller shape or dtype.")
+        if hint is None:
+            hint = ("choose a smaller shape or dtype, or write it to a file with -o (elementwise "
+                    "initializers stream into files of any size)." if streams(source) else
+                    "choose a smaller shape or dtype.")
         check_fits(shape, dtype, hint=hint)
 
 

@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Sequence
 from typing import IO, Any
 
+from weightgen.errors import ParameterError
 from weightgen.formats import npy
 from weightgen.formats.atomic import copy_range
 from weightgen.formats.base import (ClampedFile, Entry, FileWriter, Reader, StoredEntry, parse_provenance,
@@ -35,6 +36,12 @@ def check_dtype(dtype: str) -> None:
 
 
 def entry_name(name: str) -> str:
+    """The key as given (``dense_1/kernel`` is a member in a folder, as ``np.savez`` makes
+    it), refused when unzipping would put the member outside the folder unzipped into."""
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or any(part in (".", "..") for part in parts) or ":" in parts[0]:
+        raise ParameterError(f"Invalid value for --name: {name!r} would unzip outside the archive's folder; "
+                             "use a relative name without '.' or '..' parts, such as dense_1/kernel.")
     return name
 
 

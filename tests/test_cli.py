@@ -177,7 +177,9 @@ def test_unwritable_folder_is_a_runtime_error(tmp_path):
 def test_version_and_help():
     from weightgen import __version__
 
-    assert run_cli("--version").text.strip() == f"weightgen {__version__}"
+    for level in ([], ["list"], ["inspect"], ["batch"], ["glorot_uniform"], ["jax.orthogonal"]):
+        run = run_cli(*level, "--version")
+        assert run.exit_code == 0 and run.text.strip() == f"weightgen {__version__}", run
     top = run_cli("--help")
     assert top.exit_code == 0 and "glorot_uniform" in top.text and "list" in top.text
     sub = run_cli("variance_scaling", "--help").text

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 FORMAT_NAMES = ("npy", "npz", "hdf5", "safetensors")
 COMPRESSIONS = ("gzip", "lzf")
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+#: ``--version``, on the group and on every command (SPEC §1: "at every level").
+version_option = click.version_option(__version__, "--version", prog_name="weightgen",
+                                      message="%(prog)s %(version)s")
 #: --threads of generate and batch: the calling thread writes (and makes blocks when it
 #: would wait) while the others generate.
 THREADS_HELP = ("Threads in all, one of them writing while a tensor streams out "
@@ -156,7 +159,7 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
     epilog = f"Family: {spec.family}. Reproduces {spec.reference}." if spec.reference else f"Family: {spec.family}."
     if aliases:
         epilog += " Aliases: " + ", ".join(aliases) + "."
-    return click.Command(
+    return version_option(click.Command(
         name=spec.name,
         callback=callback,
         params=[*output_options(spec), *(param_option(p) for p in spec.params)],
@@ -164,7 +167,7 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
         short_help=spec.summary,
         epilog=epilog,
         context_settings=CONTEXT,
-    )
+    ))
 
 
 class Stopped(BaseException):
@@ -227,7 +230,7 @@ class WeightgenGroup(click.Group):
 
 
 @click.group(cls=WeightgenGroup, context_settings=CONTEXT)
-@click.version_option(__version__, "--version", prog_name="weightgen", message="%(prog)s %(version)s")
+@version_option
 def cli() -> None:
     """Generate neural-network initial weights, reproducibly.
 
@@ -241,6 +244,7 @@ def cli() -> None:
 
 
 @cli.command("list", context_settings=CONTEXT)
+@version_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per initializer.")
 @click.option("--family", type=Choices(("keras", "torch", "jax", "custom")), default=None,
               help="Only this family.")
@@ -252,6 +256,7 @@ def list_command(as_json: bool, family: str | None) -> None:
 
 
 @cli.command("batch", context_settings=CONTEXT)
+@version_option
 @click.argument("spec", metavar="SPEC|-", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write every tensor into this container (.npz, .h5, .safetensors; '-' is stdout, .npz "
@@ -366,6 +371,7 @@ def _option_value(args: list[str], option: str) -> str | None:
 
 
 @cli.command("inspect", cls=InspectCommand, context_settings=CONTEXT)
+@version_option
 @click.argument("files", nargs=-1, required=True, metavar="FILE|- [FILE...]")
 @click.option("--name", "names", multiple=True, metavar="NAME", shell_complete=entry_name_completer("files"),
               help="Only this entry of a container (HDF5 path, npz or safetensors key); repeat for more.")

@@ -101,6 +101,18 @@ def test_variance_scaling_every_mode_and_distribution(mode, distribution):
     assert_follows(values, real_cdf(0.7 / n_of(mode, fan_in, fan_out), distribution))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "complex64"])
+@pytest.mark.parametrize("distribution", ["truncated_normal", "normal", "uniform"])
+def test_scale_zero_gives_zeros_as_jax_does_and_a_negative_scale_is_refused(distribution, dtype):
+    """JAX checks nothing and multiplies its draws by sqrt(0); Keras refuses scale <= 0."""
+    values = gen("jax.variance_scaling", (30, 20), scale=0.0, distribution=distribution, dtype=dtype).array
+    assert values.dtype == np.dtype(dtype) and not values.any()
+    with pytest.raises(ParameterError, match="--scale: must be >= 0"):
+        gen("jax.variance_scaling", (3, 2), scale=-1.0, distribution=distribution, dtype=dtype)
+    with pytest.raises(ParameterError, match="--scale: must be > 0"):
+        gen("variance_scaling", (3, 2), scale=0.0)
+
+
 def test_normal_means_untruncated_here():
     values = gen("jax.variance_scaling", (400, 400), distribution="normal").array
     assert np.abs(values).max() > 3.5 * math.sqrt(1 / 400)  # a truncated one stops at 2.27σ

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from weightgen import dtypes
@@ -19,7 +20,7 @@ from weightgen.distributions import (ComplexDisk, ComplexNormal, ComplexTruncate
                                      SphereCoordinate, TruncatedNormal, TwoPoint, Uniform,
                                      WithZeros)
 from weightgen.errors import ParameterError, ShapeError
-from weightgen.families.common import VARIANCE_SCALE, constant_plan, require_rank, variance_plan
+from weightgen.families.common import constant_plan, require_rank, variance_plan
 from weightgen.fans import JAX_DEFAULT_AXES, Fans, jax_fans, layout_fans
 from weightgen.params import Param
 from weightgen.plan import Draw, Plan, PlanInput, Transform
@@ -122,6 +123,8 @@ def variance_scaling_plan(scale: float, mode: str, distribution: str, request: P
     fans = request.fans
     n = fans.by_mode(mode)
     variance = scale / n
+    if variance == 0.0:  # scale 0: JAX multiplies its draws by 0
+        return replace(constant_plan(0.0, request), resolved={"n": n, "value": 0.0}, fans=fans)
     if not _is_complex(request):
         real = "untruncated_normal" if distribution == "normal" else distribution
         return variance_plan(variance, real, fans, {"n": n})
@@ -248,7 +251,7 @@ SPECS: tuple[InitializerSpec, ...] = (
     _spec("variance_scaling", "variance scale / n, n the fan by --mode, from in/out/batch axes",
           _variance_scaling,
           params=(
-              VARIANCE_SCALE,
+              Param("scale", "float", 1.0, "multiplies the variance (0 gives zeros, as in JAX)", minimum=0.0),
               Param("mode", "choice", "fan_in", "which fan is n",
                     choices=("fan_in", "fan_out", "fan_avg", "fan_geo_avg")),
               Param("distribution", "choice", "truncated_normal",

@@ -123,6 +123,10 @@ USAGE_ERRORS = [
      "reach ±1e+05, beyond float16"),
     (["random_normal", "--shape", "3", "--stddev", "1e308", "--dtype", "float16"], "beyond float16"),
     (["torch.normal", "--shape", "1000000", "--std", "10000", "--dtype", "float16"], "reach ±7.131e+04"),
+    (["torch.trunc_normal", "--shape", "5", "--a", "0.1", "--b", "0.1000001", "--dtype", "bfloat16"],
+     "no bfloat16 value lies in torch.trunc_normal's interval [0.1, 0.1000001]; choose a wider interval or a wider --dtype"),
+    (["torch.uniform", "--shape", "5", "--a", "0.1", "--b", "0.1000001", "--dtype", "bfloat16"],
+     "no bfloat16 value lies in torch.uniform's interval [0.1, 0.1000001)"),
     (["random_uniform", "--shape", "3", "--minval", "-1e308", "--maxval", "1e308", "--dtype", "float64"],
      "not a finite number"),
 ]

@@ -242,12 +242,26 @@ def check_values_fit(plan: Plan, request: Request) -> None:
     if any(value is not None and not math.isfinite(value) for value in (mean, std)):
         raise ParameterError(f"{request.initializer}'s mean or std with these parameters is not a finite "
                              "number; choose smaller parameters.")
+    wider = " or a wider --dtype" if largest < dtypes.LARGEST["float64"] else ""
     if reach and max(reach) > largest:
-        wider = " or a wider --dtype" if largest < dtypes.LARGEST["float64"] else ""
         raise ParameterError(
             f"{request.initializer}'s values with these parameters reach ±{max(reach):.4g}, beyond "
             f"{request.dtype}'s largest finite value {largest:.5g}; choose smaller parameters{wider}."
         )
+    if expected.continuous and low is not None and high is not None and not dtypes.is_complex(request.dtype):
+        _check_interval_holds_a_value(low, high, expected.high_open, request, wider)
+
+
+def _check_interval_holds_a_value(low: float, high: float, high_open: bool, request: Request, wider: str) -> None:
+    """A bounded distribution whose interval holds no value of the dtype (``[0.1, 0.1000001]``
+    in bfloat16) would have to put its values outside it."""
+    target = dtypes.numpy_dtype(request.dtype)
+    lowest = float(dtypes.inward(low, target, upward=True))
+    highest = float(dtypes.below(high, target) if high_open else dtypes.inward(high, target, upward=False))
+    if lowest > highest:
+        interval = f"[{low:.9g}, {high:.9g}{')' if high_open else ']'}"
+        raise ParameterError(f"no {request.dtype} value lies in {request.initializer}'s interval {interval}; "
+                             f"choose a wider interval{wider}.")
 
 
 @contextmanager

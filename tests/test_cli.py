@@ -198,14 +198,14 @@ def test_list_shows_every_initializer():
 
     run = run_cli("list")
     assert run.exit_code == 0
-    for spec in registry():
-        assert spec.name in run.text
+    rows = [line.split("\t") for line in run.text.splitlines()]  # not a terminal: one whole line each
+    assert [row[0] for row in rows] == registry().canonical_names() and {len(row) for row in rows} == {4}
     records = [json.loads(line) for line in run_cli("list", "--json").text.splitlines()]
     assert [r["name"] for r in records] == registry().canonical_names()
     assert {r["family"] for r in records} == {"keras", "torch", "jax", "custom"}
     for family, example in (("keras", "glorot_uniform"), ("torch", "torch.kaiming_normal"),
                             ("jax", "jax.delta_orthogonal")):
-        line = next(line for line in run.text.splitlines() if line.startswith(example + " "))
+        line = next(line for line in run.text.splitlines() if line.startswith(example + "\t"))
         assert family in line
     vs = next(r for r in records if r["name"] == "variance_scaling")
     assert [p["name"] for p in vs["params"]] == ["scale", "mode", "distribution", "input_axes", "output_axes"]

@@ -49,7 +49,9 @@ def specs(family: str | None = None, builtin_only: bool = False) -> list[Initial
 
 
 def show(family: str | None = None, as_json: bool = False) -> None:
-    """Print every initializer, one line (or one JSON object) each; plugin problems on stderr."""
+    """Print every initializer, one line (or one JSON object) each; plugin problems on stderr.
+
+    On a terminal, a table whose columns wrap; elsewhere, tab-separated lines that never do."""
     from weightgen.report import warning
 
     for problem in registry().problems:
@@ -60,6 +62,10 @@ def show(family: str | None = None, as_json: bool = False) -> None:
 
         for spec in chosen:
             json_line(record(spec), sys.stdout)
+        return
+    if not sys.stdout.isatty():  # for grep, cut and awk: one whole line each, tab-separated
+        for spec in chosen:
+            sys.stdout.write(f"{spec.name}\t{spec.family}\t{param_text(spec) or '-'}\t{spec.summary}\n")
         return
     from rich.console import Console
     from rich.table import Table

@@ -54,7 +54,12 @@ def test_drawn_seed_is_reported_and_reproduces():
     assert np.array_equal(first.array, again.array)
 
 
-@pytest.mark.parametrize("seed", [-1, "abc", 1.5, True])
+def test_seeds_as_typed():
+    assert weightgen.generate("zeros", (2,), seed="1_000").request.seed == 1000
+    assert weightgen.generate("zeros", (2,), seed="+5").request.seed == 5
+
+
+@pytest.mark.parametrize("seed", [-1, "abc", 1.5, True, "\u00b2", "\u0663", "1__0", "-5"])
 def test_bad_seeds(seed):
     with pytest.raises(weightgen.ParameterError, match="--seed"):
         weightgen.generate("zeros", (2,), seed=seed)

@@ -53,12 +53,14 @@ def resolve_seed(seed: Any, limit: int | None = None) -> int:
     if isinstance(seed, bool):
         raise ParameterError(f"Invalid value for --seed: expected a non-negative integer (got {seed!r}).")
     if isinstance(seed, str):
-        text = seed.strip().replace("_", "")
-        if not text.isdigit():
+        from weightgen.shapes import parse_natural
+
+        number = parse_natural(seed)
+        if number is None:
             raise ParameterError(
                 f"Invalid value for --seed: expected a non-negative integer, e.g. --seed 42 (got {seed!r})."
             )
-        seed = int(text)
+        seed = number
     if not isinstance(seed, int) and hasattr(seed, "__index__"):
         seed = seed.__index__()
     if not isinstance(seed, int) or seed < 0:

@@ -9,6 +9,15 @@ from typing import Any
 from weightgen.errors import ShapeError
 
 _SEPARATORS = re.compile(r"\s*[,x×]\s*|\s+")
+#: A non-negative integer as typed: ASCII digits, maybe grouped by underscores (1_000_000)
+#: or led by '+'; not the other scripts' digits Python's int() also reads.
+_NATURAL = re.compile(r"\+?[0-9]+(?:_[0-9]+)*")
+
+
+def parse_natural(text: str) -> int | None:
+    """The non-negative integer ``text`` spells (shape dimensions, seeds), or None."""
+    text = text.strip()
+    return int(text.replace("_", "")) if _NATURAL.fullmatch(text) else None
 
 
 def parse_shape(value: Any) -> tuple[int, ...]:
@@ -27,9 +36,10 @@ def parse_shape(value: Any) -> tuple[int, ...]:
         for part in parts:
             if not part:
                 raise ShapeError(_bad(value, "empty dimension"))
-            if not re.fullmatch(r"\+?\d+", part):
+            dim = parse_natural(part)
+            if dim is None:
                 raise ShapeError(_bad(value, f"{part!r} is not a positive integer"))
-            dims.append(int(part))
+            dims.append(dim)
         return _check(dims, value)
     if isinstance(value, int) and not isinstance(value, bool):
         return _check([value], value)

@@ -176,6 +176,7 @@ def test_unwritable_folder_is_a_runtime_error(tmp_path):
     run = run_cli("zeros", "--shape", "3", "-o", str(tmp_path / "missing" / "z.npy"))
     assert run.exit_code == 1, run
     assert run.stderr.startswith("Error: cannot write") and len(run.stderr.strip().splitlines()) == 1
+    assert run.stderr.rstrip().endswith("No such file or directory; create the folder first, or write elsewhere.")
 
 
 def test_version_and_help():

@@ -223,7 +223,7 @@ def test_stdout_on_a_full_device_is_one_line(format_name):
         done = subprocess.run([*weightgen_command(), "zeros", "--shape", "100000", "-o", "-", "--format",
                                format_name, "-q"], stdout=full, stderr=subprocess.PIPE, text=True)
     assert done.returncode == 1
-    assert done.stderr == "Error: cannot write stdout: No space left on device\n"
+    assert done.stderr == "Error: cannot write stdout: No space left on device; free some space, or write elsewhere.\n"
 
 
 @pytest.mark.parametrize("format_name", ["npy", "npz", "safetensors"])

@@ -7,6 +7,7 @@ so Python callers can catch them like any other exception.
 from __future__ import annotations
 
 import enum
+import errno
 
 
 class ExitCode(enum.IntEnum):
@@ -78,3 +79,22 @@ class InitializerError(WeightgenError):
 
     A runtime error (exit 1): the request was valid, the code it named misbehaved.
     """
+
+
+#: How to mend a failed write, by errno.
+_WRITE_MENDS = {
+    errno.ENOENT: "create the folder first, or write elsewhere",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; write elsewhere",
+    errno.EACCES: "write into a folder you may write to, or change its permissions",
+    errno.EPERM: "write into a folder you may write to, or change its permissions",
+    errno.EROFS: "the file system is read-only; write elsewhere",
+    errno.ENOSPC: "free some space, or write elsewhere",
+    errno.EDQUOT: "the disk quota is used up; free some space, or write elsewhere",
+    errno.EISDIR: "that is a folder; name a file in it",
+}
+
+
+def write_failure(where: str, error: OSError) -> OutputError:
+    """``cannot write WHERE: what the OS said; how to mend it`` (where there is a way)."""
+    mend = _WRITE_MENDS.get(error.errno) if error.errno is not None else None
+    return OutputError(f"cannot write {where}: {error.strerror or error}" + (f"; {mend}." if mend else ""))

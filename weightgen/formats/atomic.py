@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from weightgen.errors import OutputError
+from weightgen.errors import OutputError, write_failure
 
 try:  # POSIX only; elsewhere writes are still atomic, concurrent container updates are not.
     import fcntl
@@ -77,7 +77,7 @@ class AtomicFile:
             if fd is None:
                 fd, self.temp_path = _named_temp(self.folder, temp_prefix(path))
         except OSError as error:
-            raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+            raise write_failure(path, error) from None
         _lock(fd, blocking=True)
         self.file: IO[bytes] = os.fdopen(fd, "w+b")
 
@@ -127,7 +127,7 @@ class AtomicFile:
             raise
         except OSError as error:
             self.abort()
-            raise OutputError(f"cannot write {self.path}: {error.strerror or error}") from None
+            raise write_failure(self.path, error) from None
         except BaseException:
             self.abort()
             raise
@@ -268,7 +268,7 @@ class TargetLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
             except OSError as error:
-                raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+                raise write_failure(path, error) from None
             try:
                 _lock(fd, blocking=True)
                 if _same_file(fd, self.path):

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar, TypeVar
 
-from weightgen.errors import InputError, OutputError, UsageError, WeightgenError
+from weightgen.errors import InputError, OutputError, UsageError, WeightgenError, write_failure
 from weightgen.formats.atomic import AtomicFile, TargetLock, resolve_target
 
 #: Format name -> file extensions (the first is the canonical one).
@@ -361,8 +361,7 @@ def stdout_stream() -> IO[bytes]:
 
 
 def write_error(target: str, error: OSError) -> OutputError:
-    where = "stdout" if target == STDOUT else target
-    return OutputError(f"cannot write {where}: {error.strerror or error}")
+    return write_failure("stdout" if target == STDOUT else target, error)
 
 
 def provenance_text(metadata: Mapping[str, Any]) -> str:

@@ -90,8 +90,9 @@ def check_entry(format_name: str, entry: Entry) -> None:
     module.check_dtype(entry.dtype)
     if entry.compression is not None and entry.compression not in module.COMPRESSIONS:
         takes = f"takes only {' or '.join(module.COMPRESSIONS)}" if module.COMPRESSIONS else "is not compressed"
-        raise UsageError(f"--compression {entry.compression}: {format_name} {takes}; "
-                         "use .h5 for gzip or lzf, or drop --compression.")
+        instead = "use .npz or .h5 for gzip" if entry.compression == "gzip" else "use .h5 for lzf"
+        raise UsageError(f"--compression {entry.compression}: {format_name} {takes}; {instead}, "
+                         "or drop --compression.")
 
 
 def check_entries(format_name: str, target: str, entries: Sequence[Entry], force: bool) -> None:

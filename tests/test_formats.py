@@ -260,6 +260,17 @@ def test_a_corrupt_container_is_refused_and_left_alone(tmp_path, format_name):
     assert sorted(os.listdir(tmp_path)) == [target.name]
 
 
+@pytest.mark.parametrize("force", [False, True])
+@pytest.mark.parametrize("format_name", CONTAINERS)
+def test_an_empty_file_is_an_empty_container(tmp_path, format_name, force):
+    """``touch model.h5`` then a loop of writes: there is nothing to lose, so no format refuses it."""
+    target = tmp_path / ("m" + EXTENSION[format_name])
+    target.touch()
+    weightgen.generate("ones", (3,), output=str(target), name="a", force=force)
+    weightgen.generate("zeros", (2,), output=str(target), name="b")
+    assert sorted(names(target)) == ["a", "b"] and np.array_equal(load(target, "a"), np.ones(3, np.float32))
+
+
 def test_writing_through_a_symlink_updates_the_file_it_names(tmp_path):
     real = write(tmp_path, "npz", name="a", file="real")
     link = tmp_path / "link.npz"

@@ -115,7 +115,7 @@ def check_entries(format_name: str, target: str, entries: Sequence[Entry], force
     if not module.WRITER.merges:
         refuse_existing(target, force)
         return
-    if not force and os.path.exists(target):
+    if not force and os.path.exists(target) and os.path.getsize(target) > 0:  # empty: an empty container
         try:
             present = _read(module, target)
         except InputError as error:

@@ -191,6 +191,9 @@ class FileWriter(Writer):
                 self._existing = open(path, "rb")
             except FileNotFoundError:
                 self._existing = None
+            if self._existing is not None and os.fstat(self._existing.fileno()).st_size == 0:
+                self._existing.close()  # an empty file (``touch model.h5``): an empty container
+                self._existing = None
             self._atomic = AtomicFile(path, replace=True)
         else:
             refuse_existing(self.target, self.force)

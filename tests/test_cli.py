@@ -158,6 +158,20 @@ def test_values_the_dtype_can_hold_are_generated(args):
     assert np.isfinite(load(run)).all()
 
 
+def test_a_bug_is_still_one_line_and_its_traceback_comes_on_request(monkeypatch):
+    from weightgen import generation
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something impossible")
+
+    monkeypatch.setattr(generation, "check_values_fit", broken)
+    run = run_cli("glorot_uniform", "--shape", "3,3")
+    assert run.exit_code == 1 and run.stderr.count("\n") == 1, run
+    assert run.stderr.startswith("Error: internal error (RuntimeError: something impossible); please report it")
+    with pytest.raises(RuntimeError, match="something impossible"):
+        run_cli("glorot_uniform", "--shape", "3,3", env={"WEIGHTGEN_TRACEBACK": "1"})
+
+
 def test_refuses_to_overwrite_without_force(tmp_path):
     target = tmp_path / "w.npy"
     target.write_bytes(b"precious")

@@ -479,6 +479,12 @@ def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     except OSError as error:
         _error(f"{error.strerror or error}" + (f": {error.filename}" if error.filename else ""))
         code = ExitCode.RUNTIME
+    except Exception as error:  # a bug: still one line, and the traceback on request
+        if os.environ.get("WEIGHTGEN_TRACEBACK"):
+            raise
+        _error(f"internal error ({type(error).__name__}: {error}); please report it with the command "
+               "that caused it (WEIGHTGEN_TRACEBACK=1 shows where it happened).")
+        code = ExitCode.RUNTIME
     _flush_quietly()
     sys.exit(code)
 

@@ -378,7 +378,7 @@ def test_complex_dtypes_only_where_jax_allows_them():
     ("jax.delta_orthogonal", (2, 2, 2, 2, 2, 2), {}, ShapeError, "3 to 5 dimensions"),
     ("jax.delta_orthogonal", (3, 5, 4), {}, ShapeError, "in <= out"),
     ("jax.delta_orthogonal", (3, 4, 5), {"column_axis": 2}, ParameterError, "--column-axis"),
-    ("jax.variance_scaling", (4, 4), {"scale": 0}, ParameterError, "--scale: must be > 0"),
+    ("jax.variance_scaling", (4, 4), {"scale": -1}, ParameterError, "--scale: must be >= 0"),
     ("jax.variance_scaling", (4, 4), {"mode": "FAN_IN"}, ParameterError, "--mode"),
     ("jax.variance_scaling", (4, 4), {"distribution": "untruncated_normal"}, ParameterError,
      "--distribution"),

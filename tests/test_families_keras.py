@@ -232,6 +232,16 @@ def test_zeros_and_ones(name, value, dtype):
     assert np.all(values.astype(np.float64) == value)
 
 
+@pytest.mark.parametrize("name", ["truncated_normal", "random_normal"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_stddev_zero_is_the_mean_rounded_to_the_dtype(name, dtype):
+    """Keras draws mean + 0·z: every value is the mean, however the dtype rounds it."""
+    mean = 1.66099060489916  # representable in none of the narrow dtypes
+    values = gen(name, (5,), mean=mean, stddev=0.0, dtype=dtype).array
+    expected = np.asarray(np.float32(mean) if dtype != "float64" else mean).astype(values.dtype)
+    assert np.array_equal(values, np.full(5, expected))
+
+
 def test_constant():
     assert np.all(gen("constant", (5,), value=-3.25).array == -3.25)
     assert np.all(gen("constant", (5,), value=7, dtype="int16").array == 7)

@@ -248,7 +248,8 @@ def check_values_fit(plan: Plan, request: Request) -> None:
             f"{request.initializer}'s values with these parameters reach ±{max(reach):.4g}, beyond "
             f"{request.dtype}'s largest finite value {largest:.5g}; choose smaller parameters{wider}."
         )
-    if expected.continuous and low is not None and high is not None and not dtypes.is_complex(request.dtype):
+    if (expected.continuous and low is not None and high is not None and low < high
+            and not dtypes.is_complex(request.dtype)):  # low == high: a constant, rounded
         _check_interval_holds_a_value(low, high, expected.high_open, request, wider)
 
 

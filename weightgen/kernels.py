@@ -862,14 +862,15 @@ def _tn_setup(mean, std, lower, upper, dtchar):
     fm, fs = Fraction(mean), Fraction(std)
     Lo = fm + fs * Fraction(lower) if math.isfinite(lower) else -math.inf
     Hi = fm + fs * Fraction(upper) if math.isfinite(upper) else math.inf
-    if std == 0:
-        Lo = Hi = fm
+    if std == 0 or lower == upper:  # one point: its nearest value, as mean + std*z would round
+        point = dt.type(float(fm if std == 0 else Lo))
+        return point, point, "const", None
     lo_w = _round_up(Lo, dt)
     hi_w = _round_down(Hi, dt)
     if not lo_w <= hi_w or lo_w == np.inf or hi_w == -np.inf:
         raise ValueError("interval [%r, %r] holds no finite %s value"
                          % (float(Lo), float(Hi), dt))
-    if std == 0 or lower == upper or lo_w == hi_w:
+    if lo_w == hi_w:
         return lo_w, hi_w, "const", None
     method, info = choose_truncnorm_method(lower, upper)
     return lo_w, hi_w, method, info

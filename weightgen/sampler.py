@@ -379,6 +379,9 @@ class _Bounds:
 
     def __init__(self, distribution: Distribution, target: np.dtype) -> None:
         low, high = distribution.low, distribution.high
+        if low is not None and low == high:  # one point (std 0): its nearest value, left as cast
+            self.low = self.high = None
+            return
         self.low = None if low is None else dtypes.inward(low, target, upward=True)
         if high is None:
             self.high = None

@@ -54,6 +54,17 @@ def test_drawn_seed_is_reported_and_reproduces():
     assert np.array_equal(first.array, again.array)
 
 
+def test_orthogonal_from_many_python_threads_at_once_is_the_sequential_result():
+    """BLAS's thread limit is process-wide: one call must not lift it under another's QR."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reference = {seed: weightgen.generate("orthogonal", (256, 256), seed=seed).array for seed in range(6)}
+    with ThreadPoolExecutor(6) as pool:
+        made = list(pool.map(lambda seed: (seed, weightgen.generate("orthogonal", (256, 256), seed=seed).array),
+                             list(range(6)) * 40))
+    assert all(array.tobytes() == reference[seed].tobytes() for seed, array in made)
+
+
 def test_seeds_as_typed():
     assert weightgen.generate("zeros", (2,), seed="1_000").request.seed == 1000
     assert weightgen.generate("zeros", (2,), seed="+5").request.seed == 5

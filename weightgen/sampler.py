@@ -23,7 +23,8 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -419,13 +420,35 @@ def _whole(source: Source, shape: tuple[int, ...], dtype: str, seed: int, thread
     return result.astype(dtypes.numpy_dtype(dtype), copy=False).reshape(shape)
 
 
-def _single_threaded_blas() -> Any:
+_BLAS_LOCK = threading.Lock()
+#: Transforms running now (in any thread), and the limiter that holds BLAS to one thread.
+_blas_holders = 0
+_blas_limiter: Any = None
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
     """Hold BLAS to one thread while a transform runs.
 
     Multi-threaded BLAS and LAPACK do not promise the same bits for every thread count;
     a threaded transform parallelises over fixed pieces itself (``Transform.threaded``).
+    The limit is process-wide, so it is counted: taken by the first transform running and
+    given back by the last, never lifted under another thread's transform.
     """
+    global _blas_holders, _blas_limiter
     import scipy.linalg.lapack  # noqa: F401 - load scipy's BLAS too: only loaded ones are limited
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=1, user_api="blas")
+    with _BLAS_LOCK:
+        if _blas_holders == 0:
+            _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+            _blas_limiter.__enter__()
+        _blas_holders += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_holders -= 1
+            if _blas_holders == 0:  # __exit__, not restore_original_limits(): after that alone,
+                _blas_limiter.__exit__(None, None, None)  # other threads could not limit BLAS again
+                _blas_limiter = None

@@ -41,6 +41,9 @@ def nan(shape, dtype, rng):
 def raises(shape, dtype, rng):
     raise RuntimeError("boom")
 
+def raises_lines(shape, dtype, rng):
+    raise ValueError("first line" + chr(10) + "  second line" + chr(10))
+
 def nothing(shape, dtype, rng):
     pass
 
@@ -117,6 +120,7 @@ def test_a_file_may_import_its_siblings(tmp_path):
     ("wrong_dtype", "returned dtype float64, not float32; return values.astype"),
     ("nan", "returned 1 non-finite values"),
     ("raises", "raised RuntimeError: boom"),
+    ("raises_lines", "raised ValueError: first line second line$"),
     ("nothing", "returned NoneType, not an array"),
     ("as_list", "returned dtype float64, not float32"),
 ])

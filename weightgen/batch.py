@@ -165,8 +165,8 @@ def plan_batch(
     spec: str | os.PathLike[str] | Mapping[str, Any],
     *,
     seed: Any = None,
-    output: str | None = None,
-    output_dir: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
     format: str | None = None,
     force: bool = False,
     source: str | None = None,
@@ -187,6 +187,8 @@ def plan_batch(
         label = source or label
     _check_keys(data, SPEC_KEYS + DEFAULT_KEYS, label, "the spec")
     master = seeding.resolve_seed(seed if seed is not None else _seed_of(data, label))
+    output = None if output is None else os.fspath(output)
+    output_dir = None if output_dir is None else os.fspath(output_dir)
     if output is not None or output_dir is not None:
         if output is not None and output_dir is not None:
             raise UsageError("Give -o FILE (one container) or --output-dir DIR (one .npy per tensor), not both.")
@@ -382,7 +384,7 @@ def run_batch(batch: BatchPlan, *, threads: int | None = None, progress: Progres
     Arrays are kept in the results (``keep_arrays``) by default only when nothing is
     written, so writing a large batch holds one tensor in memory at a time.
     """
-    check_threads(threads)
+    threads = check_threads(threads)
     keep = keep_arrays if keep_arrays is not None else (batch.output is None and batch.output_dir is None)
     started = time.perf_counter()
     results: dict[int, Result] = {}
@@ -446,8 +448,8 @@ def generate_batch(
     spec: str | os.PathLike[str] | Mapping[str, Any],
     *,
     seed: Any = None,
-    output: str | None = None,
-    output_dir: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
     format: str | None = None,
     force: bool = False,
     threads: int | None = None,

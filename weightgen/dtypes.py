@@ -19,11 +19,28 @@ _ALIASES = {"half": "float16", "float": "float32", "single": "float32", "double"
             "bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "fp64": "float64"}
 
 
-def canonical(name: str) -> str | None:
-    """The canonical dtype name, or None when unknown."""
-    text = str(name).strip().lower()
-    text = _ALIASES.get(text, text)
-    return text if text in ALL else None
+def canonical(name: Any) -> str | None:
+    """The canonical dtype name, or None when unknown.
+
+    Names and their aliases (``half``, ``bf16``, ``float`` and ``single`` for float32 as in
+    PyTorch, ``double``) need no numpy; anything else numpy reads as a dtype does too
+    (``np.float32``, ``np.dtype("f4")``, ``"<f4"``, ``ml_dtypes.bfloat16``, Python's
+    ``float``, which numpy takes for float64).
+    """
+    if isinstance(name, str):
+        text = name.strip().lower()
+        text = _ALIASES.get(text, text)
+        if text in ALL:
+            return text
+    import numpy as np
+
+    try:
+        dtype = np.dtype(name)
+    except (TypeError, ValueError, SyntaxError):
+        return None
+    if dtype.byteorder == ">" or dtype.name not in ALL:  # weightgen writes little-endian data
+        return None
+    return dtype.name
 
 
 def is_float(name: str) -> bool:

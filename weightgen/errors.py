@@ -81,6 +81,12 @@ class InitializerError(WeightgenError):
     """
 
 
+def one_line(text: object) -> str:
+    """``text`` with its line breaks (and the blanks around them) made single spaces: an
+    error from someone else's code may span lines, a weightgen error never does."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
 #: How to mend a failed write, by errno.
 _WRITE_MENDS = {
     errno.ENOENT: "create the folder first, or write elsewhere",

@@ -9,6 +9,7 @@ generated or written, so a bad request costs nothing and touches no file.
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -18,7 +19,7 @@ from typing import Any
 
 from weightgen import dtypes, seeding, streams
 from weightgen._version import __version__
-from weightgen.errors import DtypeError, InitializerError, ParameterError, WeightgenError
+from weightgen.errors import DtypeError, InitializerError, ParameterError, WeightgenError, one_line
 from weightgen.fans import LAYOUTS, Fans, with_overrides
 from weightgen.params import bind
 from weightgen.plan import Plan, PlanInput
@@ -76,6 +77,12 @@ class Result:
 
             self.known_moments = sampler.summarise(self.plan, self.array, self.threads)
         return self.known_moments
+
+    @property
+    def seed(self) -> int:
+        """The seed used (the one given, or the one drawn): ``generate(..., seed=result.seed)``
+        gives the same tensor again."""
+        return self.request.seed
 
     @property
     def fans(self) -> Fans | None:
@@ -214,7 +221,7 @@ OVERFLOW_CHANCE = 1e-6
 
 def reach_in_stds(count: int) -> float:
     """How many stds from the mean ``count`` normal values stay within, but for a chance of
-    :data:`OVERFLOW_CHANCE` (about 6.1 for a thousand values, 8.1 for a billion)."""
+    :data:`OVERFLOW_CHANCE` (about 6.1 for a thousand values, 8.0 for a billion)."""
     target = OVERFLOW_CHANCE / max(1, count)
     low, high = 0.0, 40.0
     for _ in range(60):  # bisection: P(|Z| > k) = erfc(k / √2) falls with k
@@ -276,7 +283,7 @@ def plugin_failures(spec: InitializerSpec) -> Iterator[None]:
         if spec.origin == "builtin":
             raise
         raise InitializerError(
-            f"{spec.name} (from {spec.origin}) failed: {type(error).__name__}: {error}"
+            f"{spec.name} (from {spec.origin}) failed: {type(error).__name__}: {one_line(error)}"
         ) from error
 
 
@@ -324,15 +331,23 @@ def generate(
     memory, and kept by default. ``keep_array=True`` keeps a streamed tensor too (the same
     values either way); ``keep_array=False`` never keeps one.
 
+    ``shape`` is a tuple or list (numpy integers and arrays too) or the command line's text
+    (``"256,128"``); ``dtype`` a name or anything numpy reads as one (``np.float32``);
+    ``output`` a path (``str`` or ``os.PathLike``). The seed used is ``Result.seed``.
+
     Raises :class:`~weightgen.errors.UsageError` subclasses for bad requests (nothing is
-    generated), :class:`~weightgen.errors.TooLargeError` when the tensor fits neither in
-    memory nor (when streamed) on the output's disk, and
+    generated; the messages name the command line's options, ``--stddev`` for the
+    ``stddev`` keyword), :class:`~weightgen.errors.TooLargeError` when the tensor fits
+    neither in memory nor (when streamed) on the output's disk,
     :class:`~weightgen.errors.OutputError` when writing fails or would clobber a file
-    without ``force`` (the file is left as it was).
+    without ``force`` (the file is left as it was), and
+    :class:`~weightgen.errors.InitializerError` when a custom or plugin initializer's own
+    code fails.
     """
     from weightgen import formats, sampler
 
-    check_threads(threads)
+    threads = check_threads(threads)
+    output = None if output is None else os.fspath(output)
     request, spec = build_request(initializer, shape, dtype=dtype, seed=seed, layout=layout,
                                   fan_in=fan_in, fan_out=fan_out, name=name, params=params,
                                   rng=rng)
@@ -364,9 +379,13 @@ def generate(
     return result
 
 
-def check_threads(threads: Any) -> None:
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+def check_threads(threads: Any) -> int | None:
+    """``threads`` as an int (numpy integers too), or None for the default."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not hasattr(threads, "__index__") or threads.__index__() < 1:
         raise ParameterError(f"Invalid value for --threads: expected a positive integer (got {threads!r}).")
+    return threads.__index__()
 
 
 def sample(request: Request, spec: InitializerSpec, plan: Plan, *, threads: int | None = None,

@@ -17,13 +17,15 @@ bounds, deterministic ones (a :class:`~weightgen.plan.Fill` source) by equality.
 from __future__ import annotations
 
 import math
+import numbers
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from weightgen import dtypes
 from weightgen.errors import InputError, ParameterError, WeightgenError
-from weightgen.generation import build_request, resolve
+from weightgen.generation import build_request, check_threads, resolve
 from weightgen.plan import Fill, Plan
 from weightgen.registry import InitializerSpec, registry
 
@@ -181,7 +183,7 @@ class EntryReport:
         return record
 
 
-def inspect(paths: str | Sequence[str], *, name: str | Sequence[str] | None = None, expect: str | None = None,
+def inspect(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, name: str | Sequence[str] | None = None, expect: str | None = None,
             layout: str | None = None, fan_in: float | None = None, fan_out: float | None = None,
             alpha: float = ALPHA, threads: int | None = None, progress: Progress | None = None,
             **params: Any) -> list[EntryReport]:
@@ -203,7 +205,7 @@ def inspect(paths: str | Sequence[str], *, name: str | Sequence[str] | None = No
     corrupt, hostile or lacks a named entry. A failed check is not an exception: see
     :attr:`EntryReport.failed`.
     """
-    sources = [paths] if isinstance(paths, str) else list(paths)
+    sources = [os.fspath(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
     expectation = expectation_for(expect, params, layout=layout, fan_in=fan_in, fan_out=fan_out)
     reports: list[EntryReport] = []
     for path in sources:
@@ -224,20 +226,19 @@ def expectation_for(expect: str | None, params: Mapping[str, Any] | None = None,
     return Expectation.named(expect, params, layout=layout, fan_in=fan_in, fan_out=fan_out)
 
 
-def iter_inspect(path: str, *, name: str | Sequence[str] | None = None, expectation: Expectation | None = None,
+def iter_inspect(path: str | os.PathLike[str], *, name: str | Sequence[str] | None = None, expectation: Expectation | None = None,
                  alpha: float = ALPHA, threads: int | None = None, progress: Progress | None = None
                  ) -> Iterator[EntryReport]:
     """The reports of one file's entries, each as soon as it is read (see :func:`inspect`)."""
     from weightgen import formats
     from weightgen.sampler import default_threads
 
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ParameterError(f"Invalid value for --threads: expected a positive integer (got {threads!r}).")
-    threads = threads or default_threads()
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
+    threads = check_threads(threads) or default_threads()
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
         raise ParameterError(f"Invalid value for --alpha: expected a number between 0 and 1 (got {alpha!r}).")
+    alpha = float(alpha)
     wanted = [name] if isinstance(name, str) else list(name or [])
-    with formats.open_reader(path) as reader:
+    with formats.open_reader(os.fspath(path)) as reader:
         module = formats.format_module(reader.format_label)
         keys = {module.entry_name(n): n for n in wanted}
         found: set[str] = set()

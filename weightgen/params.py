@@ -131,6 +131,8 @@ class Param:
             self.fail("expected an integer", value)
         if isinstance(value, int):
             return value
+        if hasattr(value, "__index__") and not isinstance(value, str):  # numpy integers
+            return value.__index__()
         if isinstance(value, float) and value.is_integer():
             return int(value)
         try:
@@ -151,6 +153,8 @@ class Param:
         raise AssertionError("unreachable")
 
     def _to_axes(self, value: Any) -> tuple[int, ...]:
+        if hasattr(value, "tolist") and not isinstance(value, str):  # numpy ints and arrays
+            value = value.tolist()
         if isinstance(value, int) and not isinstance(value, bool):
             return (value,)
         if isinstance(value, str):

@@ -237,14 +237,18 @@ def show_summary(record: Mapping[str, Any], *, as_json: bool, stdout_has_data: b
 
 
 def error(message: str) -> None:
-    """One line on stderr."""
-    sys.stderr.write(f"Error: {message}\n")
+    """One line on stderr (line breaks in a message from other code become spaces)."""
+    from weightgen.errors import one_line
+
+    sys.stderr.write(f"Error: {one_line(message)}\n")
     sys.stderr.flush()
 
 
 def warning(message: str) -> None:
     """One line on stderr, for what went wrong but did not stop the command."""
-    sys.stderr.write(f"Warning: {message}\n")
+    from weightgen.errors import one_line
+
+    sys.stderr.write(f"Warning: {one_line(message)}\n")
     sys.stderr.flush()
 
 

@@ -41,6 +41,8 @@ def parse_shape(value: Any) -> tuple[int, ...]:
                 raise ShapeError(_bad(value, f"{part!r} is not a positive integer"))
             dims.append(dim)
         return _check(dims, value)
+    if hasattr(value, "tolist"):  # a numpy integer or array
+        value = value.tolist()
     if isinstance(value, int) and not isinstance(value, bool):
         return _check([value], value)
     if isinstance(value, Sequence):

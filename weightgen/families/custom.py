@@ -25,7 +25,7 @@ from typing import Any
 
 from weightgen import dtypes, seeding
 from weightgen.distributions import Summary
-from weightgen.errors import InitializerError, ParameterError
+from weightgen.errors import InitializerError, ParameterError, one_line
 from weightgen.params import Param
 from weightgen.plan import Call, Plan, PlanInput
 from weightgen.registry import InitializerSpec
@@ -73,7 +73,7 @@ def _load_file(target: str, path: str) -> Any:
             spec.loader.exec_module(module)
     except Exception as error:
         del sys.modules[name]
-        raise InitializerError(f"loading {path} failed: {type(error).__name__}: {error}") from error
+        raise InitializerError(f"loading {path} failed: {type(error).__name__}: {one_line(error)}") from error
     return module
 
 
@@ -84,10 +84,10 @@ def _import(target: str, module_name: str) -> Any:
     except ModuleNotFoundError as error:
         if error.name and (module_name == error.name or module_name.startswith(error.name + ".")):
             raise _bad_target(target, f"there is no module {module_name!r}") from error
-        raise InitializerError(f"importing {module_name} failed: {error}") from error
+        raise InitializerError(f"importing {module_name} failed: {one_line(error)}") from error
     except Exception as error:
         raise InitializerError(
-            f"importing {module_name} failed: {type(error).__name__}: {error}") from error
+            f"importing {module_name} failed: {type(error).__name__}: {one_line(error)}") from error
 
 
 def load_target(target: str) -> Callable[..., Any]:
@@ -118,7 +118,7 @@ def checked(function: Callable[..., Any], target: str) -> Callable[[tuple[int, .
             result = function(tuple(shape), dtype, rng)
         except Exception as error:
             raise InitializerError(
-                f"custom initializer {target} raised {type(error).__name__}: {error}") from error
+                f"custom initializer {target} raised {type(error).__name__}: {one_line(error)}") from error
         wanted = f"an array of shape {tuple(shape)} and dtype {dtype_name}"
         try:
             array = None if result is None else np.asarray(result)

@@ -478,6 +478,18 @@ def test_the_examples_cover_an_mlp_a_resnet_stem_and_a_transformer_block():
     assert {t.request.dtype for t in block.tensors} == {"bfloat16"}
 
 
+def test_a_tensor_that_fails_while_generating_is_named_and_nothing_is_written(tmp_path):
+    from weightgen.errors import InitializerError
+
+    (tmp_path / "mine.py").write_text("def bad(shape, dtype, rng):\n    raise RuntimeError('boom')\n")
+    spec = spec_of(tensor("good", "zeros", [4]), {"name": "bad", "init": "custom", "shape": [3, 3],
+                                                   "target": f"{tmp_path / 'mine.py'}:bad"})
+    with pytest.raises(InitializerError, match=r"^spec: tensor 2 \('bad'\): custom initializer .*raised "
+                                               r"RuntimeError: boom$"):
+        batch.generate_batch(spec, output=str(tmp_path / "m.h5"))
+    assert not [n for n in os.listdir(tmp_path) if "m.h5" in n]  # neither the file nor a temporary one
+
+
 def test_plan_batch_errors_are_usage_errors_for_the_cli():
     assert issubclass(SpecError, UsageError) and SpecError.exit_code == 2
     assert not issubclass(OutputError, UsageError)

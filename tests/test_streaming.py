@@ -100,6 +100,29 @@ def test_the_command_refuses_sizes_with_the_bytes_needed(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("where", [{"output": "m.h5"}, {"output": "m.npz"}, {"output_dir": "parts"}])
+def test_a_batch_checks_the_disk_for_all_its_tensors_before_the_first(tmp_path, monkeypatch, where):
+    from weightgen.batch import generate_batch
+
+    spec = {"seed": 1, "tensor": [{"name": "a", "init": "zeros", "shape": [1024, 256]},  # 1 MiB
+                                  {"name": "b", "init": "he_normal", "shape": [1024, 1024]}]}  # 4 MiB
+    monkeypatch.chdir(tmp_path)
+    fake_free_space(monkeypatch, 3 << 20)
+    with pytest.raises(TooLargeError, match=r"needs 5\.0 MiB of free space"):
+        generate_batch(spec, **where)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_batch_tensor_too_large_for_memory_is_refused_by_name_before_any_work():
+    from weightgen.batch import generate_batch
+
+    spec = {"seed": 1, "tensor": [{"name": "small", "init": "zeros", "shape": [4]},
+                                  {"name": "huge", "init": "glorot_uniform", "shape": [1000000, 1000000]}]}
+    with pytest.raises(TooLargeError, match=r"spec: tensor 2 \('huge'\): shape \(1000000, 1000000\) as float32 "
+                                            r"needs 3\.6 TiB of memory"):
+        generate_batch(spec)
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

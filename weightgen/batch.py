@@ -37,8 +37,8 @@ from typing import Any
 from weightgen import dtypes, formats, seeding, streams
 from weightgen.errors import InputError, SpecError, UsageError, WeightgenError
 from weightgen.formats.base import write_error
-from weightgen.generation import (Request, Result, build_request, check_threads, check_values_fit, entry_for,
-                                  plugin_failures, resolve, sample)
+from weightgen.generation import (Request, Result, build_request, check_memory_for, check_threads,
+                                  check_values_fit, entry_for, plugin_failures, resolve, sample, streams_into)
 from weightgen.plan import Plan
 from weightgen.registry import InitializerSpec, get
 
@@ -209,6 +209,7 @@ def plan_batch(
     _check_unique(planned, label)
     batch = BatchPlan(label, master, planned, output, output_dir, format, force)
     _check_output(batch)
+    _check_sizes(batch)
     return batch
 
 
@@ -332,14 +333,35 @@ def _check_output(batch: BatchPlan) -> None:
     formats.check_entries(batch.format, batch.output, [_bare_entry(t) for t in batch.tensors], batch.force)
 
 
+def _check_sizes(batch: BatchPlan) -> None:
+    """Refuse up front a tensor memory cannot hold as it will be made, and an output whose
+    disk lacks the room for every tensor (SPEC §2), before the first is generated."""
+    for tensor in batch.tensors:
+        output = batch.output if batch.output is not None else tensor.path
+        streamed = streams_into(output, tensor.request, tensor.plan)
+        with _about(batch, tensor):
+            check_memory_for(tensor.request, tensor.plan, streamed=streamed, keep=not streamed)
+    total = sum(math.prod(t.request.shape) * dtypes.itemsize(t.request.dtype) for t in batch.tensors)
+    if batch.output is not None:
+        assert batch.format is not None
+        formats.check_room(batch.format, batch.output, total)
+    elif batch.output_dir is not None:
+        formats.check_room("npy", os.path.join(batch.output_dir, ""), total)  # "DIR/": the folder
+
+
 @contextmanager
 def _about(batch: BatchPlan, tensor: Planned) -> Iterator[None]:
-    """Usage errors raised inside name the tensor they concern."""
+    """Errors raised inside name the tensor they concern (usage errors become SpecErrors,
+    the others keep their class and exit code)."""
+    where = f"{batch.source}: tensor {tensor.index} ({tensor.request.name!r})"
     try:
         yield
     except UsageError as error:
-        raise SpecError(f"{batch.source}: tensor {tensor.index} ({tensor.request.name!r}): "
-                        f"{_in_spec_terms(str(error))}") from None
+        raise SpecError(f"{where}: {_in_spec_terms(str(error))}") from None
+    except WeightgenError as error:
+        if not str(error).startswith(where):
+            error.args = (f"{where}: {error}",)
+        raise
 
 
 def _bare_entry(tensor: Planned) -> Any:
@@ -395,8 +417,9 @@ def run_batch(batch: BatchPlan, *, threads: int | None = None, progress: Progres
         """Sample one tensor, streaming its blocks into ``write`` as they are made."""
         if describe is not None:
             describe(f"{tensor.request.name} ({position}/{count})")
-        return sample(tensor.request, tensor.spec, tensor.plan, threads=threads, progress=progress,
-                      sink=write, keep=keep)
+        with _about(batch, tensor):
+            return sample(tensor.request, tensor.spec, tensor.plan, threads=threads, progress=progress,
+                          sink=write, keep=keep)
 
     def done(tensor: Planned, result: Result, output: str | None) -> None:
         result.output, result.format = output, batch.format if output is not None else None

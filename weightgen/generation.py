@@ -356,13 +356,10 @@ def generate(
     check_values_fit(plan, request)
     format_name = formats.format_for(output, format)
     formats.check_compression(compression)
-    streamed = output is not None and request.rng == streams.DEFAULT and sampler.streams(plan.source)
+    streamed = streams_into(output, request, plan)
     keep = not streamed if keep_array is None else bool(keep_array)
     # Memory first (without an output nothing streams: SPEC §2), then the output's disk.
-    exact_stream = request.rng != streams.DEFAULT and sampler.streams(plan.source)
-    hint = (f"--rng {request.rng} makes the tensor in memory; use --rng {streams.DEFAULT} (the default) to "
-            "stream it into a file of any size, or choose a smaller shape." if exact_stream else None)
-    sampler.check_memory(plan, request.shape, request.dtype, keep=keep or not streamed, hint=hint)
+    check_memory_for(request, plan, streamed=streamed, keep=keep)
     if output is not None:
         formats.check_writable(format_name, output, request.dtype, force, request.name, compression)
         formats.check_room(format_name, output, math.prod(request.shape) * dtypes.itemsize(request.dtype))
@@ -377,6 +374,23 @@ def generate(
     result.seconds = time.perf_counter() - started
     result.output, result.format = output, format_name
     return result
+
+
+def streams_into(output: str | None, request: Request, plan: Plan) -> bool:
+    """Whether the tensor is written block by block while it is made (never whole in memory)."""
+    from weightgen import sampler
+
+    return output is not None and request.rng == streams.DEFAULT and sampler.streams(plan.source)
+
+
+def check_memory_for(request: Request, plan: Plan, *, streamed: bool, keep: bool) -> None:
+    """Refuse up front a tensor that memory cannot hold as it will be made (SPEC §2)."""
+    from weightgen import sampler
+
+    exact_stream = request.rng != streams.DEFAULT and sampler.streams(plan.source)
+    hint = (f"--rng {request.rng} makes the tensor in memory; use --rng {streams.DEFAULT} (the default) to "
+            "stream it into a file of any size, or choose a smaller shape." if exact_stream else None)
+    sampler.check_memory(plan, request.shape, request.dtype, keep=keep or not streamed, hint=hint)
 
 
 def check_threads(threads: Any) -> int | None:

@@ -140,8 +140,11 @@ def check_room(format_name: str, target: str, nbytes: int) -> None:
             needed += os.path.getsize(path)
         except OSError:
             pass
+    folder = os.path.dirname(path)
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)  # a folder still to be made (batch --output-dir) lands here
     try:
-        stat = os.statvfs(os.path.dirname(path))
+        stat = os.statvfs(folder)
     except (OSError, AttributeError):
         return  # the writer reports a missing folder in its own words
     free = stat.f_bavail * stat.f_frsize
@@ -149,7 +152,7 @@ def check_room(format_name: str, target: str, nbytes: int) -> None:
         from weightgen.sampler import format_bytes
 
         raise TooLargeError(f"writing {target} needs {format_bytes(needed)} of free space in "
-                            f"{os.path.dirname(path)}, but only {format_bytes(free)} is free; free some "
+                            f"{folder}, but only {format_bytes(free)} is free; free some "
                             "space or write elsewhere.")
 
 

@@ -109,9 +109,13 @@ def test_split_expect_params_handles_every_spelling():
                                                 "--input-axes, --output-axes."),
     (["--expect", "he_nromal"], "Unknown initializer 'he_nromal'. Did you mean 'he_normal'"),
     (["--expect", "zeros", "--layout", "torch"], "zeros does not use fans"),
-    (["--layout", "torch"], "--layout describe the initializer of --expect; give --expect NAME."),
+    (["--layout", "torch"], "--layout describes the initializer of --expect; give --expect NAME."),
     (["--expect", "he_normal", "--alpha", "0"], "Invalid value for --alpha"),
     (["--expect", "variance_scaling", "--scale"], "Option '--scale' requires an argument."),
+    # refused only when the initializer resolves: still usage errors, before any file is read
+    (["--expect", "glorot_uniform", "--fan-in", "-3"], "Invalid value for --fan-in: must be > 0"),
+    (["--expect", "random_uniform", "--minval", "1", "--maxval", "0"], "random_uniform needs --minval < --maxval"),
+    (["--expect", "torch.trunc_normal", "--a", "2", "--b", "2"], "torch.trunc_normal needs --a < --b"),
 ])
 def test_bad_options_are_usage_errors_in_generates_words(glorot, args, message):
     run = run_cli("inspect", glorot, *args)

@@ -86,6 +86,13 @@ def test_ctrl_c_while_the_command_is_still_loading_is_one_line():
     assert done.returncode == 130 and done.stderr == "Error: interrupted\n"
 
 
+def test_numpy_warnings_stay_out_of_the_command_s_output(tmp_path):
+    target = tmp_path / "g.npy"
+    assert run_installed("glorot_uniform", "--shape", "64,32", "-o", str(target), "-q").exit_code == 0
+    run = run_installed("inspect", str(target), "--expect", "truncated_normal", "--stddev", "1e300", "-q")
+    assert run.exit_code == 1 and run.stderr.count("\n") == 1 and "Warning" not in run.stderr, run
+
+
 def test_no_command_is_one_usage_line():
     run = run_installed()
     assert run.exit_code == 2 and run.stdout == b""

@@ -184,7 +184,7 @@ def test_bad_expectations_are_usage_errors_before_any_file_is_read(tmp_path):
         inspect(missing, expect="variance_scaling", scale="-1")
     with pytest.raises(ParameterError, match="has no parameter 'stddev'"):
         inspect(missing, expect="he_normal", stddev=1)
-    with pytest.raises(ParameterError, match="--scale describe the initializer of --expect"):
+    with pytest.raises(ParameterError, match="--scale describes the initializer of --expect"):
         inspect(missing, scale=2)
     with pytest.raises(ParameterError, match="--alpha"):
         inspect(missing, alpha=2)

@@ -497,11 +497,17 @@ def run(prog_name: str | None = None) -> None:
     objects numpy and friends create at import, several times during imports and again at
     exit, which costs a small command a sizeable share of its time (``benchmarks/
     startup.py``). Memory is still freed by reference counting; weightgen's work creates no
-    cyclic garbage worth collecting. Python callers use :func:`main`, which changes nothing.
+    cyclic garbage worth collecting. Python's warnings are silenced too (unless ``-W`` or
+    PYTHONWARNINGS asks for them): the command speaks in its own one-line messages. Python
+    callers use :func:`main`, which changes nothing.
     """
     import gc
 
     gc.disable()
+    if not sys.warnoptions:  # the command prints its own lines, not numpy's warnings (-W shows them)
+        import warnings
+
+        warnings.simplefilter("ignore")
     try:
         main(prog_name=prog_name)
     finally:

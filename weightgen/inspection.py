@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from weightgen import dtypes
-from weightgen.errors import InputError, ParameterError, WeightgenError
+from weightgen.errors import InputError, ParameterError, ShapeError, WeightgenError
 from weightgen.generation import build_request, check_threads, resolve
 from weightgen.plan import Fill, Plan
 from weightgen.registry import InitializerSpec, registry
@@ -42,6 +42,8 @@ HISTOGRAM_ROWS = 20
 EXACT_EPS = 2
 
 Progress = Callable[[int], None]
+#: Shapes an expectation is tried at before any file is read (one of them suits any initializer).
+SAMPLE_SHAPES = ((4, 4), (4, 4, 3), (3, 3, 4, 4), (3, 3, 3, 4, 4), (4,))
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,20 @@ class Expectation:
                                  "to compare with; name a built-in or plugin initializer.")
         request, spec = build_request(spec.name, (), dtype=spec.dtypes[0], seed=0, layout=layout,
                                       fan_in=fan_in, fan_out=fan_out, params=params or {})
-        return cls(spec, request.params, layout, fan_in, fan_out, source)
+        expectation = cls(spec, request.params, layout, fan_in, fan_out, source)
+        expectation._check_resolves()
+        return expectation
+
+    def _check_resolves(self) -> None:
+        """Resolve at a few small shapes, so that a parameter refused only when resolving
+        (``--fan-in -3``, ``minval > maxval``) is a usage error now, not a failed check on
+        every entry; a shape the initializer cannot take is each entry's own business."""
+        for shape in SAMPLE_SHAPES:
+            try:
+                self.plan(shape, self.spec.dtypes[0])
+                return
+            except ShapeError:
+                continue
 
     @classmethod
     def from_provenance(cls, provenance: Mapping[str, Any]) -> tuple["Expectation | None", str | None]:
@@ -221,7 +236,8 @@ def expectation_for(expect: str | None, params: Mapping[str, Any] | None = None,
         given = [option for option, value in (("--layout", layout), ("--fan-in", fan_in), ("--fan-out", fan_out))
                  if value is not None] + [f"--{key.replace('_', '-')}" for key in (params or {})]
         if given:
-            raise ParameterError(f"{', '.join(given)} describe the initializer of --expect; give --expect NAME.")
+            verb = "describes" if len(given) == 1 else "describe"
+            raise ParameterError(f"{', '.join(given)} {verb} the initializer of --expect; give --expect NAME.")
         return None
     return Expectation.named(expect, params, layout=layout, fan_in=fan_in, fan_out=fan_out)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 import sys
 import threading
@@ -20,7 +21,7 @@ from safetensors.numpy import save_file
 
 import weightgen
 from weightgen import formats
-from weightgen.errors import InputError, UsageError
+from weightgen.errors import InputError, OutputError, UsageError
 
 SHAPES = [(), (0,), (7,), (5, 3, 2)]
 DTYPES = [np.float16, np.float32, np.float64, np.int8, np.uint16, np.complex64, np.bool_]
@@ -305,6 +306,20 @@ def test_hostile_files_are_one_clear_line_without_a_big_allocation(tmp_path, nam
     assert text.startswith(f"cannot read {path}: ") and "\n" not in text
     assert message in text
     assert peak < 64 << 20, f"{peak} bytes allocated"
+
+
+@pytest.mark.parametrize("name", ["overlap.safetensors", "span mismatch.safetensors"])
+def test_a_bad_safetensors_layout_is_refused_before_any_entry_and_never_written_into(tmp_path, name):
+    """Checked with the header: no entry is reported before the error, and a writer that
+    would keep the file's tensors refuses it as corrupt instead of copying the damage."""
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(HOSTILE[name][0])
+    with pytest.raises(InputError, match=re.escape(HOSTILE[name][1])):
+        with formats.open_reader(str(path)) as reader:
+            next(iter(reader.entries()))
+    with pytest.raises(OutputError, match="not a valid safetensors file"):
+        weightgen.generate("zeros", (2,), output=str(path), name="new", force=True)
+    assert path.read_bytes() == HOSTILE[name][0]
 
 
 def test_missing_file_and_directory(tmp_path):

@@ -108,10 +108,28 @@ def parse_header(stream: IO[bytes]) -> Header:
     return Header(tensors, metadata, 8 + size)
 
 
+def check_layout(header: Header) -> None:
+    """Refuse a header whose tensors overlap, or whose byte ranges do not fit their shape and
+    dtype (a dtype weightgen does not know is left alone), before any tensor is used."""
+    previous: Tensor | None = None
+    for tensor in sorted(header.tensors, key=lambda t: (t.start, t.end)):
+        if previous is not None and tensor.start < previous.end:
+            raise ValueError(f"tensors {previous.name!r} and {tensor.name!r} overlap")
+        previous = tensor
+        if any(d < 0 for d in tensor.shape):
+            raise ValueError(f"entry {tensor.name!r} has a negative dimension")
+        dtype = numpy_dtype(tensor.dtype)
+        if dtype is not None and math.prod(tensor.shape) * dtype.itemsize != tensor.nbytes:
+            raise ValueError(f"entry {tensor.name!r} spans {tensor.nbytes} bytes, but shape {list(tensor.shape)} "
+                             f"of {tensor.dtype} needs {math.prod(tensor.shape) * dtype.itemsize}")
+
+
 def read_header(file: IO[bytes]) -> Header:
-    """The parsed header of a file, whose data must all be there; ValueError says what is wrong."""
+    """The parsed, checked header of a file, whose data must all be there; ValueError says
+    what is wrong."""
     file.seek(0)
     header = parse_header(file)
+    check_layout(header)
     file.seek(0, 2)
     if header.tensors and file.tell() < header.data_start + max(t.end for t in header.tensors):
         raise ValueError("truncated data")
@@ -240,26 +258,21 @@ class SafetensorsReader(Reader):
 
     def _entries(self) -> Any:
         stream, seekable = self.source.stream, self.source.seekable
-        header = read_header(stream) if seekable else parse_header(stream)
+        if seekable:
+            header = read_header(stream)
+        else:
+            header = parse_header(stream)
+            check_layout(header)
         provenance = header.metadata or {}
         position = 0
-        previous: Tensor | None = None
         for tensor in sorted(header.tensors, key=lambda t: (t.start, t.end)):
-            if previous is not None and tensor.start < previous.end:
-                raise ValueError(f"tensors {previous.name!r} and {tensor.name!r} overlap")
-            previous = tensor
             dtype = numpy_dtype(tensor.dtype)
             stored = parse_provenance(provenance.get(PROVENANCE_PREFIX + tensor.name))
             shape = tuple(tensor.shape)
-            if any(d < 0 for d in shape):
-                raise ValueError(f"entry {tensor.name!r} has a negative dimension")
             if dtype is None:
                 yield StoredEntry(tensor.name, shape, None, stored, skipped=f"dtype {tensor.dtype} is unknown")
                 continue
             count = math.prod(shape)
-            if count * dtype.itemsize != tensor.nbytes:
-                raise ValueError(f"entry {tensor.name!r} spans {tensor.nbytes} bytes, but shape {list(shape)} "
-                                 f"of {tensor.dtype} needs {count * dtype.itemsize}")
 
             def read(max_bytes: int, tensor: Tensor = tensor, dtype: Any = dtype, count: int = count) -> Any:
                 nonlocal position

@@ -178,6 +178,9 @@ def test_a_bad_spec_is_one_line_naming_the_tensor(spec, message):
     ("spec.json", "{\"seed\": 1,}", r"spec.json: not valid JSON: .*line 1"),
     ("spec", "{\"seed\": 1,}", r"spec: not valid JSON: "),  # no extension: JSON by its first brace
     ("spec", "[1, 2]", r"spec: not valid TOML"),
+    ("spec.json", "{\"seed\": 7, \"tensor\": [], \"seed\": 8}",
+     r"spec.json: not valid JSON: the key 'seed' is given twice in one object"),
+    ("spec.json", "{\"tensor\": [{\"name\": \"a\", \"name\": \"b\"}]}", r"the key 'name' is given twice"),
 ])
 def test_a_spec_that_does_not_parse_is_one_line(tmp_path, name, text, message):
     path = write(tmp_path, text, name)

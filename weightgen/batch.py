@@ -134,6 +134,16 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     return parse_spec(text, label, kind), label
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key repeats (JSON would keep the last; TOML refuses)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"the key {key!r} is given twice in one object")
+        data[key] = value
+    return data
+
+
 def parse_spec(text: str, source: str = "spec", kind: str | None = None) -> dict[str, Any]:
     """Parse spec text as ``kind`` (``toml`` or ``json``; guessed when None)."""
     if kind is None:
@@ -142,7 +152,7 @@ def parse_spec(text: str, source: str = "spec", kind: str | None = None) -> dict
         import json
 
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except ValueError as error:
             raise SpecError(f"{source}: not valid JSON: {error}") from None
     else:

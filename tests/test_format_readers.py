@@ -275,7 +275,9 @@ HOSTILE = {
     "not json.safetensors": (b"\x05" + bytes(7) + b"{abc}", "header is not JSON"),
     "lying member.npz": (zip_bytes({"x.npy": npy_bytes((1000,), data=bytes(40))}),
                          "member 'x.npy' holds 40 bytes of data, its header promises 4000"),
-    "object member.npz": (zip_bytes({"x.npy": npy_bytes((1,), descr="|O", data=bytes(8))}), "never unpickles"),
+    "object member.npz": (zip_bytes({"x.npy": npy_bytes((1,), descr="|O", data=bytes(8))}),
+                          "member 'x.npy': it holds Python objects, which only unpickling could read; weightgen "
+                          "never unpickles"),
     "huge directory.npz": (central_directory_claiming(0xFFFFFFF0), "not a valid npz file"),
     "truncated.npz": (zip_bytes({"x.npy": npy_bytes((100,), data=bytes(400))})[:300], "not a valid npz file"),
     "truncated.h5": (None, "not a valid hdf5 file"),

@@ -21,7 +21,7 @@ from typing import IO, Any
 from weightgen.errors import ParameterError
 from weightgen.formats import npy
 from weightgen.formats.atomic import copy_range
-from weightgen.formats.base import (ClampedFile, Entry, FileWriter, Reader, StoredEntry, parse_provenance,
+from weightgen.formats.base import (ClampedFile, Entry, FileWriter, Reader, Refused, StoredEntry, parse_provenance,
                                     provenance_text, read_values)
 
 COMPRESSIONS = ("gzip",)
@@ -221,6 +221,8 @@ class NpzReader(Reader):
             except npy.NotNpy:
                 yield StoredEntry(name, (), None, provenance, skipped="not an .npy array (np.load gives raw bytes)")
                 return
+            except Refused as error:
+                raise Refused(f"member {info.filename!r}: {error}") from None
             if header.size + header.data_bytes != info.file_size:
                 raise ValueError(f"member {info.filename!r} holds {info.file_size - header.size} bytes of data, "
                                  f"its header promises {header.data_bytes}")

@@ -123,6 +123,17 @@ def test_bad_options_are_usage_errors_in_generates_words(glorot, args, message):
     assert message in run.stderr and run.stderr.count("\n") == 1
 
 
+def test_a_parameter_that_suits_only_some_shapes_is_judged_per_entry(tmp_path):
+    """--in-axis 4 is out of range for a small shape but right for this 6-D tensor."""
+    target = tmp_path / "v6.safetensors"
+    assert run_cli("jax.variance_scaling", "--shape", "2,2,2,2,3,4", "--in-axis", "4", "--out-axis", "5",
+                   "-o", str(target), "-q").exit_code == 0
+    for expect in (["--expect", "jax.variance_scaling", "--in-axis", "4", "--out-axis", "5"], []):
+        run = run_cli("inspect", str(target), *expect, "--json")
+        assert run.exit_code == 0, run
+        assert json.loads(run.text)["check"]["pass"] is True
+
+
 def test_the_same_bad_value_reads_the_same_in_generate_and_inspect(glorot):
     generate = run_cli("variance_scaling", "--shape", "4,4", "--scale", "-2")
     inspect = run_cli("inspect", glorot, "--expect", "variance_scaling", "--scale", "-2")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from weightgen import dtypes
-from weightgen.errors import InputError, ParameterError, ShapeError, WeightgenError
+from weightgen.errors import InputError, ParameterError, ShapeError, UsageError, WeightgenError
 from weightgen.generation import build_request, check_threads, resolve
 from weightgen.plan import Fill, Plan
 from weightgen.registry import InitializerSpec, registry
@@ -69,19 +69,27 @@ class Expectation:
         request, spec = build_request(spec.name, (), dtype=spec.dtypes[0], seed=0, layout=layout,
                                       fan_in=fan_in, fan_out=fan_out, params=params or {})
         expectation = cls(spec, request.params, layout, fan_in, fan_out, source)
-        expectation._check_resolves()
+        if source == "expect":
+            expectation._check_resolves()
         return expectation
 
     def _check_resolves(self) -> None:
         """Resolve at a few small shapes, so that a parameter refused only when resolving
         (``--fan-in -3``, ``minval > maxval``) is a usage error now, not a failed check on
-        every entry; a shape the initializer cannot take is each entry's own business."""
+        every entry. Only a refusal that reads the same at every shape is the parameter's
+        fault; one that names the shape (an axis out of range) is each entry's business."""
+        refusals: dict[str, UsageError] = {}
         for shape in SAMPLE_SHAPES:
             try:
                 self.plan(shape, self.spec.dtypes[0])
                 return
             except ShapeError:
                 continue
+            except UsageError as error:
+                if repr(shape) not in str(error):
+                    refusals.setdefault(str(error), error)
+        if len(refusals) == 1:
+            raise next(iter(refusals.values()))
 
     @classmethod
     def from_provenance(cls, provenance: Mapping[str, Any]) -> tuple["Expectation | None", str | None]:

@@ -20,7 +20,7 @@ def test_dtypes_as_numpy_takes_them(dtype, name):
     assert np.array_equal(result.array, weightgen.generate("he_normal", (64, 32), dtype=name, seed=3).array)
 
 
-@pytest.mark.parametrize("dtype", [">f4", np.bool_, "object", 3])
+@pytest.mark.parametrize("dtype", [">f4", np.bool_, "object", 3, None])
 def test_dtypes_weightgen_cannot_write_are_refused(dtype):
     with pytest.raises(weightgen.DtypeError, match="--dtype"):
         weightgen.generate("zeros", (2,), dtype=dtype)

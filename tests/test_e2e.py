@@ -93,6 +93,17 @@ def test_numpy_warnings_stay_out_of_the_command_s_output(tmp_path):
     assert run.exit_code == 1 and run.stderr.count("\n") == 1 and "Warning" not in run.stderr, run
 
 
+def test_stdout_named_by_a_path_carries_only_the_data():
+    """-o /dev/stdout is stdout: the JSON summary goes to stderr, as with -o -."""
+    run = run_installed("glorot_uniform", "--shape", "4,4", "--seed", "3", "-o", "/dev/stdout", "--format", "npy",
+                        "--json")
+    assert run.exit_code == 0, run
+    assert np.array_equal(np.load(io.BytesIO(run.stdout)),
+                          np.load(io.BytesIO(run_installed("glorot_uniform", "--shape", "4,4", "--seed", "3",
+                                                           "-o", "-", "-q").stdout)))
+    assert json.loads(run.stderr)["seed"] == 3
+
+
 def test_no_command_is_one_usage_line():
     run = run_installed()
     assert run.exit_code == 2 and run.stdout == b""
@@ -251,8 +262,31 @@ def test_a_closed_stdout_is_one_line(args):
     done = subprocess.run([*weightgen_command(), *args], stderr=subprocess.PIPE, text=True,
                           preexec_fn=lambda: os.close(1))
     assert done.returncode == 1
-    assert done.stderr.endswith("stdout is closed (>&-); give the command an output, e.g. > FILE\n")
+    assert done.stderr.endswith("stdout is closed; give the command an output, e.g. > FILE\n")
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: ")
+
+
+@pytest.mark.parametrize("args", [["inspect", "-"], ["batch", "-"]])
+def test_a_closed_stdin_is_one_line(args):
+    done = subprocess.run([*weightgen_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, preexec_fn=lambda: os.close(0))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("Error: ") and done.stderr.count("\n") == 1
+    assert "stdin is closed; give the command an input, e.g. < FILE" in done.stderr
+
+
+def test_a_closed_stderr_still_writes_the_file(tmp_path):
+    target = tmp_path / "w.npy"
+    done = subprocess.run([*weightgen_command(), "glorot_uniform", "--shape", "4,4", "-o", str(target)],
+                          stdout=subprocess.PIPE, preexec_fn=lambda: os.close(2))
+    assert done.returncode == 0 and np.load(target).shape == (4, 4)
+
+
+def test_a_seed_of_five_thousand_digits_is_taken_and_reported():
+    seed = "9" * 5000
+    run = run_installed("glorot_uniform", "--shape", "4,4", "--seed", seed, "--json")
+    assert run.exit_code == 0, run.stderr[-300:]
+    assert json.loads(run.text, parse_int=str)["seed"] == seed  # (this process's int() stops at 4300 digits)
 
 
 def test_ctrl_c_while_blocked_on_a_full_pipe():

@@ -113,6 +113,19 @@ def test_a_batch_checks_the_disk_for_all_its_tensors_before_the_first(tmp_path, 
     assert os.listdir(tmp_path) == []
 
 
+def test_a_batch_output_dir_is_measured_itself_not_its_parent(tmp_path, monkeypatch):
+    """The folder may be a mount point or a link to another disk than its parent's."""
+    from weightgen.batch import plan_batch
+
+    (tmp_path / "parts").mkdir()
+    asked = []
+    real = os.statvfs
+    monkeypatch.setattr(os, "statvfs", lambda path: asked.append(os.path.normpath(path)) or real(path))
+    plan_batch({"seed": 1, "tensor": [{"name": "w", "init": "zeros", "shape": [4]}]},
+               output_dir=str(tmp_path / "parts"))
+    assert asked == [str(tmp_path / "parts")]
+
+
 def test_a_batch_tensor_too_large_for_memory_is_refused_by_name_before_any_work():
     from weightgen.batch import generate_batch
 

@@ -153,7 +153,7 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
                               compression=compression, progress=advance, rng=request.rng,
                               keep_array=False, **params)
         if not quiet:
-            report.show_summary(result.summary(), as_json=as_json, stdout_has_data=output == "-")
+            report.show_summary(result.summary(), as_json=as_json, stdout_has_data=_writes_stdout(output))
 
     aliases = [a for a in spec.aliases if not a.startswith(f"{spec.family}.")]
     epilog = f"Family: {spec.family}. Reproduces {spec.reference}." if spec.reference else f"Family: {spec.family}."
@@ -168,6 +168,15 @@ def initializer_command(spec: InitializerSpec) -> click.Command:
         epilog=epilog,
         context_settings=CONTEXT,
     ))
+
+
+def _writes_stdout(output: str | None) -> bool:
+    """Whether the data went to stdout (``-o -``, ``-o /dev/stdout``): the JSON summary may not."""
+    if output is None:
+        return False
+    from weightgen.formats import is_stdout
+
+    return is_stdout(output)
 
 
 class Stopped(BaseException):
@@ -446,8 +455,14 @@ def _usage_line(error: click.UsageError) -> str:
 def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """Entry point: run the CLI, turning every failure into one line and an exit code."""
     signal.signal(signal.SIGTERM, _terminate)
-    if sys.stdout is None:  # started with stdout closed (>&-): writing it must fail in one line
-        sys.stdout = _closed_stdout()
+    # Started with a standard stream closed (>&-, <&-, 2>&-): using stdout or stdin fails in
+    # one line; errors meant for a closed stderr are dropped (the exit code still tells).
+    if sys.stdout is None:
+        sys.stdout = _closed_stream("stdout", "an output, e.g. > FILE")
+    if sys.stdin is None:
+        sys.stdin = _closed_stream("stdin", "an input, e.g. < FILE")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
     # OpenBLAS's idle threads spin for about 0.1 s after it loads (with numpy) and after each
     # call, taking a core from the sampler's threads; let them sleep at once instead.
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
@@ -504,6 +519,7 @@ def run(prog_name: str | None = None) -> None:
     import gc
 
     gc.disable()
+    sys.set_int_max_str_digits(0)  # seeds of any size (SPEC §1), printed in full
     if not sys.warnoptions:  # the command prints its own lines, not numpy's warnings (-W shows them)
         import warnings
 
@@ -514,18 +530,22 @@ def run(prog_name: str | None = None) -> None:
         gc.freeze()
 
 
-def _closed_stdout() -> Any:
-    """A text stream standing for a closed stdout: every write fails with one clear OSError."""
+def _closed_stream(name: str, remedy: str) -> Any:
+    """A text stream standing for a closed stdin or stdout: using it fails with one OSError."""
     import errno
     import io
 
-    class Closed(io.RawIOBase):
-        def writable(self) -> bool:
-            return True
+    def fail(*args: Any) -> Any:
+        raise OSError(errno.EBADF, f"{name} is closed; give the command {remedy}")
 
-        def write(self, data: Any) -> int:
-            raise OSError(errno.EBADF, "stdout is closed (>&-); give the command an "
-                                       "output, e.g. > FILE")
+    class Closed(io.RawIOBase):
+        def readable(self) -> bool:
+            return name == "stdin"
+
+        def writable(self) -> bool:
+            return name != "stdin"
+
+        write = readinto = fail
 
     return io.TextIOWrapper(Closed(), encoding="utf-8", write_through=True)  # type: ignore[arg-type]
 

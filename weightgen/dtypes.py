@@ -27,6 +27,8 @@ def canonical(name: Any) -> str | None:
     (``np.float32``, ``np.dtype("f4")``, ``"<f4"``, ``ml_dtypes.bfloat16``, Python's
     ``float``, which numpy takes for float64).
     """
+    if name is None:  # numpy would read None as float64
+        return None
     if isinstance(name, str):
         text = name.strip().lower()
         text = _ALIASES.get(text, text)
@@ -36,7 +38,7 @@ def canonical(name: Any) -> str | None:
 
     try:
         dtype = np.dtype(name)
-    except (TypeError, ValueError, SyntaxError):
+    except (TypeError, ValueError, SyntaxError, DeprecationWarning):
         return None
     if dtype.byteorder == ">" or dtype.name not in ALL:  # weightgen writes little-endian data
         return None

@@ -221,7 +221,9 @@ def show_batch(records: list[Mapping[str, Any]], *, output: str | None, format_n
     """Print a batch's summary: one JSON line per tensor (on stderr when stdout carries
     data), or one table with a row per tensor."""
     if as_json:
-        stream = sys.stderr if output == "-" else sys.stdout
+        from weightgen.formats import is_stdout
+
+        stream = sys.stderr if is_stdout(output) else sys.stdout
         for record in records:
             json_line(record, stream)
     else:

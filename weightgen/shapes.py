@@ -15,9 +15,17 @@ _NATURAL = re.compile(r"\+?[0-9]+(?:_[0-9]+)*")
 
 
 def parse_natural(text: str) -> int | None:
-    """The non-negative integer ``text`` spells (shape dimensions, seeds), or None."""
+    """The non-negative integer ``text`` spells (shape dimensions, seeds), or None; of any
+    length (``int()`` refuses more than 4300 digits)."""
     text = text.strip()
-    return int(text.replace("_", "")) if _NATURAL.fullmatch(text) else None
+    if not _NATURAL.fullmatch(text):
+        return None
+    digits = text.lstrip("+").replace("_", "")
+    value = 0
+    for start in range(0, len(digits), 4000):
+        piece = digits[start:start + 4000]
+        value = value * 10 ** len(piece) + int(piece)
+    return value
 
 
 def parse_shape(value: Any) -> tuple[int, ...]:

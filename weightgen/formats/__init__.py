@@ -17,9 +17,10 @@ from typing import Any
 from weightgen.errors import InputError, OutputError, TooLargeError, UsageError, WeightgenError
 from weightgen.formats.base import (EXTENSIONS, FORMATS, SNIFF_BYTES, STDOUT, Entry, FileWriter, PrefixedStream,
                                     Reader, Source, StoredEntry, Writer, duplicate_error, format_for,
-                                    hdf5_signature, is_stream, read_up_to, refuse_existing, sniff, stream_label)
+                                    hdf5_signature, is_stdout, is_stream, read_up_to, refuse_existing, sniff,
+                                    stream_label)
 
-__all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "COMPRESSIONS", "Entry", "Writer", "Reader", "StoredEntry",
+__all__ = ["EXTENSIONS", "FORMATS", "STDOUT", "COMPRESSIONS", "Entry", "Writer", "Reader", "StoredEntry", "is_stdout",
            "format_for", "open_writer", "open_session", "open_reader", "check_writable", "check_entry",
            "check_entries", "check_names", "check_room", "read_entries", "read_provenance"]
 
@@ -134,6 +135,8 @@ def check_room(format_name: str, target: str, nbytes: int) -> None:
     if is_stream(target):
         return
     path = os.path.abspath(target)
+    if target.endswith(os.sep):  # "DIR/": the folder itself (batch --output-dir)
+        path = os.path.join(path, "")
     needed = nbytes
     if format_module(format_name).WRITER.merges:
         try:

@@ -341,6 +341,20 @@ def is_stream(target: str) -> bool:
     return False
 
 
+def is_stdout(target: str | None) -> bool:
+    """Whether writing ``target`` writes this process's stdout: ``-``, or a path naming the
+    same file (``/dev/stdout``, ``/proc/self/fd/1``), so the summary must go elsewhere."""
+    if target is None:
+        return False
+    if target == STDOUT:
+        return True
+    try:
+        named, stdout = os.stat(target), os.fstat(1)
+    except (OSError, ValueError):
+        return False
+    return (named.st_dev, named.st_ino) == (stdout.st_dev, stdout.st_ino)
+
+
 def stream_label(target: str) -> str:
     return "stdout (-o -)" if target == STDOUT else f"a stream like {target}"
 

@@ -127,6 +127,13 @@ USAGE_ERRORS = [
      "no bfloat16 value lies in torch.trunc_normal's interval [0.1, 0.1000001]; choose a wider interval or a wider --dtype"),
     (["torch.uniform", "--shape", "5", "--a", "0.1", "--b", "0.1000001", "--dtype", "bfloat16"],
      "no bfloat16 value lies in torch.uniform's interval [0.1, 0.1000001)"),
+    # what only the sampler's own set-up finds: a few values are drawn first
+    (["random_uniform", "--shape", "4", "--minval", "-1e38", "--maxval", "3e38"],
+     "random_uniform cannot be drawn in float32 with these parameters (range too wide for float32)"),
+    (["truncated_normal", "--shape", "4", "--mean", "0.1", "--stddev", "1e-20"],
+     "holds no finite float32 value"),
+    (["torch.xavier_uniform", "--shape", "4,4", "--gain", "5e-324"], "torch.xavier_uniform cannot be drawn"),
+    (["torch.trunc_normal", "--shape", "4", "--a", "1e-320"], "torch.trunc_normal cannot be drawn"),
     (["random_uniform", "--shape", "3", "--minval", "-1e308", "--maxval", "1e308", "--dtype", "float64"],
      "not a finite number"),
 ]

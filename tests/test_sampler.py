@@ -297,7 +297,7 @@ def test_a_failing_sink_stops_the_generation():
     shape = (60 * seeding.BLOCK_SIZE,)
     plan = plan_of("glorot_uniform", shape)
     made = []
-    fill = sampler._draw_fill(plan.source.distribution, "float32", 7)
+    fill = sampler.draw_fill(plan.source.distribution, "float32", 7)
 
     def counting(index, out):
         made.append(index)

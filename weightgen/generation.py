@@ -258,6 +258,28 @@ def check_values_fit(plan: Plan, request: Request) -> None:
     if (expected.continuous and low is not None and high is not None and low < high
             and not dtypes.is_complex(request.dtype)):  # low == high: a constant, rounded
         _check_interval_holds_a_value(low, high, expected.high_open, request, wider)
+    _check_a_few_can_be_drawn(plan, request)
+
+
+def _check_a_few_can_be_drawn(plan: Plan, request: Request) -> None:
+    """Draw a few values the way the sampler will: a kernel that cannot set itself up for
+    these parameters (a uniform wider than float32 can span, a truncation too narrow for
+    its dtype, ziggurat tables that cannot fit) says so now, as a usage error, instead of
+    failing inside a worker. Its tables are cached, so the real draw pays nothing again."""
+    from weightgen import sampler
+    from weightgen.plan import Draw
+
+    if not isinstance(plan.source, Draw) or request.rng != streams.DEFAULT:
+        return
+    import numpy as np
+
+    block = np.empty(64, dtype=dtypes.numpy_dtype(request.dtype))
+    try:
+        with np.errstate(all="ignore"):
+            sampler.draw_fill(plan.source.distribution, request.dtype, request.seed)(0, block)
+    except (ValueError, ArithmeticError, RuntimeError) as error:
+        raise ParameterError(f"{request.initializer} cannot be drawn in {request.dtype} with these parameters "
+                             f"({one_line(error)}); choose other parameters.") from None
 
 
 def _check_interval_holds_a_value(low: float, high: float, high_open: bool, request: Request, wider: str) -> None:

@@ -213,7 +213,7 @@ def flat_slice(plan: Plan, shape: Sequence[int], dtype: str, seed: int, start: i
 def _block_fill(plan: Plan, dtype: str, seed: int) -> BlockFill:
     source = plan.source
     if isinstance(source, Draw):
-        return _draw_fill(source.distribution, dtype, seed)
+        return draw_fill(source.distribution, dtype, seed)
     assert isinstance(source, Fill)
     return _index_fill(source.fill)
 
@@ -320,7 +320,7 @@ def _drive(fill: BlockFill, size: int, target: np.dtype, threads: int, out: np.n
     return total if statistics is not None else None
 
 
-def _draw_fill(distribution: Distribution, dtype: str, seed: int) -> BlockFill:
+def draw_fill(distribution: Distribution, dtype: str, seed: int) -> BlockFill:
     """Draws from ``distribution`` (real or complex) into blocks of the target dtype."""
     target = dtypes.numpy_dtype(dtype)
     if dtypes.is_complex(dtype):
@@ -409,7 +409,7 @@ def _whole(source: Source, shape: tuple[int, ...], dtype: str, seed: int, thread
     work = dtypes.work_dtype(dtype)
     normals = np.empty(math.prod(source.draw_shape), dtype=work)
     itemsize = dtypes.itemsize(dtype)
-    _drive(_draw_fill(Normal(0.0, 1.0), str(work), seed), normals.size, work, threads, normals,
+    _drive(draw_fill(Normal(0.0, 1.0), str(work), seed), normals.size, work, threads, normals,
            None, None if progress is None else (lambda count: progress(count // work.itemsize * itemsize)))
     args: tuple[Any, ...] = (normals.reshape(source.draw_shape), work)
     if source.auxiliary is not None:

@@ -114,6 +114,13 @@ def test_every_choice_parameter_of_every_initializer_completes():
     assert "untruncated_normal" in complete("variance_scaling", "--distribution", "")
 
 
+def test_half_typed_commands_complete_silently():
+    """Completion never prints an error: an unknown initializer or an option still waiting for
+    its value (--expect's own parameters, which do not complete) complete nothing."""
+    assert complete("nosuch", "--dtype", "") == []
+    assert complete("inspect", "x.npy", "--expect", "variance_scaling", "--mode", "") == []
+
+
 def test_integer_dtypes_complete_only_where_allowed():
     assert "int8" in complete("zeros", "--dtype", "") and "int8" not in complete("he_normal", "--dtype", "")
 

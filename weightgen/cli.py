@@ -216,6 +216,8 @@ class WeightgenGroup(click.Group):
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name = args[0] if args else ""
         if not name.startswith("-") and self.get_command(ctx, name) is None:
+            if ctx.resilient_parsing:  # completing: an unknown name completes nothing, silently
+                raise click.exceptions.Exit(0)
             raise click.UsageError(registry().unknown_message(name), ctx)
         return super().resolve_command(ctx, args)
 
@@ -325,7 +327,12 @@ class InspectCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         own = {option for param in self.params for option in (*param.opts, *param.secondary_opts)}
-        args, ctx.meta["expect_params"] = split_expect_params(args, own)
+        try:
+            args, ctx.meta["expect_params"] = split_expect_params(args, own)
+        except click.UsageError:
+            if not ctx.resilient_parsing:  # completing a half-typed command: nothing to say
+                raise
+            ctx.meta["expect_params"] = {}
         return super().parse_args(ctx, args)
 
 
